@@ -1,0 +1,28 @@
+"""Concierge KB: a community self-help knowledge base with a social concierge in front of it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    """Assemble the application: settings, database, search index, web layer, CLI."""
+    from kb import auth, cli, config, db, markup, search, security, views
+
+    app = Flask(
+        __name__,
+        instance_relative_config=True,
+        static_folder="../static",
+        template_folder="../templates",
+    )
+    config.init_app(app, test_config)
+    db.init_app(app)
+    markup.init_app(app)
+    search.init_app(app)
+    security.init_app(app)
+    auth.init_app(app)
+    views.init_app(app)
+    cli.init_app(app)
+    return app

@@ -1,0 +1,1 @@
+"""The concierge: triage, matching and replies to mentions on X."""

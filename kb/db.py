@@ -1,0 +1,60 @@
+"""The SQLAlchemy base, the session, and per-database connection settings."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, has_request_context, request
+from flask_sqlalchemy import SQLAlchemy
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import DeclarativeBase
+
+
+class Base(DeclarativeBase):
+    """Declarative base for every table."""
+
+
+db = SQLAlchemy(model_class=Base)
+
+_SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def init_app(app: Flask) -> None:
+    """Bind the database to the app, with SQLite tuned for several processes."""
+    url = app.config["SQLALCHEMY_DATABASE_URI"]
+    options: dict[str, Any] = dict(app.config.get("SQLALCHEMY_ENGINE_OPTIONS") or {})
+    if url.startswith("sqlite"):
+        # Python's sqlite3 would open transactions itself; we issue BEGIN ourselves instead.
+        options.setdefault("connect_args", {}).update(
+            {"timeout": app.config["SQLITE_BUSY_TIMEOUT"], "isolation_level": None}
+        )
+    else:
+        options.setdefault("pool_pre_ping", True)
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = options
+    db.init_app(app)
+    if url.startswith("sqlite"):
+        with app.app_context():
+            _tune_sqlite(db.engine, app.config["SQLITE_BUSY_TIMEOUT"])
+
+
+def _tune_sqlite(engine: Engine, busy_timeout: float) -> None:
+    """WAL, a busy timeout, foreign keys, and BEGIN IMMEDIATE for writers."""
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn: Any, _record: Any) -> None:
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Any) -> None:
+        # A reader takes no lock; a writer takes the write lock up front, so a
+        # read-then-write never fails half way with "database is locked".
+        if has_request_context() and request.method in _SAFE_METHODS:
+            conn.exec_driver_sql("BEGIN")
+        else:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")

@@ -1,0 +1,139 @@
+"""Search as the site and the concierge use it: the search page and `match`."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import select
+
+from kb.db import db
+from kb.models import Article, Thread
+from kb.search import backend
+from kb.search.types import SearchHit
+from kb.urls import article_path, thread_path
+from kb.urls import external as to_external
+from kb.validation import TAG_RE
+
+MAX_QUERY = 500
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u200b-\u200f\u2028-\u202e\u2060-\u2064\ufeff]")
+STATES = {"solved": "solved", "unsolved": "open"}
+KINDS = {"thread", "article"}
+
+
+def normalize_query(text: object) -> str:
+    """A query with control characters gone, whitespace collapsed, and a sane length."""
+    raw = text if isinstance(text, str) else ""
+    raw = unicodedata.normalize("NFKC", raw[: MAX_QUERY * 4])
+    return " ".join(_CONTROL.sub(" ", raw).split())[:MAX_QUERY]
+
+
+@dataclass
+class SearchPage:
+    """Everything the search page shows."""
+
+    query: str
+    hits: list[SearchHit] = field(default_factory=list)
+    urls: dict[str, str] = field(default_factory=dict)
+    total: int = 0
+    suggestion: str | None = None
+    corrected_from: str | None = None
+    tag: str = ""
+    state: str = ""
+    kind: str = ""
+    has_next: bool = False
+
+
+def article_slugs(ids: list[int]) -> dict[int, str]:
+    """Slugs of the articles with these ids."""
+    if not ids:
+        return {}
+    rows = db.session.execute(select(Article.id, Article.slug).where(Article.id.in_(ids)))
+    return dict(rows.tuples().all())
+
+
+def hit_urls(hits: list[SearchHit], external: bool = False) -> dict[str, str]:
+    """Canonical URLs for hits, keyed by 'kind:id'."""
+    urls: dict[str, str] = {}
+    slugs = article_slugs([h.db_id for h in hits if h.kind == "article"])
+    for hit in hits:
+        key = f"{hit.kind}:{hit.db_id}"
+        if hit.kind == "thread":
+            urls[key] = thread_path(hit.db_id, hit.title)
+        elif hit.db_id in slugs:
+            urls[key] = article_path(slugs[hit.db_id])
+    if external:
+        urls = {k: to_external(v) for k, v in urls.items()}
+    return urls
+
+
+def run_search(
+    q: object, *, tag: str = "", state: str = "", kind: str = "", page: int = 1, per_page: int = 20
+) -> SearchPage:
+    """Search for the search page: filters checked, typos tolerated, never an error."""
+    query = normalize_query(q)
+    tag = tag if TAG_RE.match(tag or "") and len(tag) <= 30 else ""
+    state = state if state in STATES else ""
+    kind = kind if kind in KINDS else ""
+    result = SearchPage(query=query, tag=tag, state=state, kind=kind)
+    if not query:
+        return result
+    filters: dict[str, Any] = {
+        "tag": tag or None,
+        "state": STATES.get(state),
+        "kind": kind or None,
+        "offset": (page - 1) * per_page,
+        "limit": per_page + 1,
+    }
+    found = backend().search(query, **filters)
+    if not found.hits and page == 1:
+        suggestion = backend().suggest(query)
+        if suggestion:
+            retry = backend().search(suggestion, **filters)
+            if retry.hits:
+                result.corrected_from, query, found = query, suggestion, retry
+                result.query = suggestion
+    elif len(found.hits) < 3 and page == 1:
+        result.suggestion = backend().suggest(query)
+    result.has_next = len(found.hits) > per_page
+    result.hits = found.hits[:per_page]
+    result.total = found.total
+    result.urls = hit_urls(result.hits)
+    return result
+
+
+def match(text: object, limit: int = 5) -> list[dict[str, Any]]:
+    """The best threads and articles for a free-text question (the concierge's matcher)."""
+    query = normalize_query(text)
+    if not query:
+        return []
+    limit = max(1, min(int(limit), 50))
+    found = backend().search(query, offset=0, limit=limit, mode="any", snippets=False)
+    hits = found.hits
+    urls = hit_urls(hits, external=True)
+    keys: dict[int, str | None] = {}
+    thread_ids = [h.db_id for h in hits if h.kind == "thread"]
+    if thread_ids:
+        keys = dict(
+            db.session.execute(select(Thread.id, Thread.key).where(Thread.id.in_(thread_ids)))
+            .tuples()
+            .all()
+        )
+    slugs = article_slugs([h.db_id for h in hits if h.kind == "article"])
+    out = []
+    for hit in hits:
+        ref = f"{hit.kind}:{hit.db_id}"
+        out.append(
+            {
+                "kind": hit.kind,
+                "id": hit.db_id,
+                "key": keys.get(hit.db_id) if hit.kind == "thread" else slugs.get(hit.db_id),
+                "title": hit.title,
+                "url": urls.get(ref, ""),
+                "score": round(hit.score, 4),
+                "solved": hit.state in ("solved", "article"),
+            }
+        )
+    return out

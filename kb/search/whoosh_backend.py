@@ -1,0 +1,317 @@
+"""The Whoosh search backend: the only module that imports whoosh."""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from whoosh import analysis, fields, highlight, index, query, scoring
+from whoosh.writing import LockError
+
+from kb.search.types import SearchDoc, SearchHit, SearchResults
+
+# Field weights: where a word appears says how much it is about that word.
+FIELD_WEIGHTS = {"title": 3.0, "alt": 2.0, "tags": 2.0, "body": 1.0, "answers": 0.6}
+TEXT_FIELDS = ("title", "alt", "body", "answers")
+RERANK_WINDOW = 50
+
+
+def _analyzers() -> tuple[Any, Any]:
+    stem = analysis.StemmingAnalyzer(stoplist=analysis.STOP_WORDS, minsize=2, maxsize=40)
+    plain = analysis.StandardAnalyzer(stoplist=analysis.STOP_WORDS, minsize=3, maxsize=30)
+    return stem, plain
+
+
+def make_schema() -> fields.Schema:
+    """The index layout: one document per thread or article."""
+    stem, plain = _analyzers()
+    return fields.Schema(
+        id=fields.ID(stored=True, unique=True),
+        kind=fields.ID(stored=True),
+        title=fields.TEXT(stored=True, analyzer=stem),
+        body=fields.TEXT(stored=True, analyzer=stem),
+        answers=fields.TEXT(analyzer=stem),
+        alt=fields.TEXT(analyzer=stem),
+        tags=fields.KEYWORD(stored=True, commas=True, lowercase=True, scorable=True),
+        state=fields.ID(stored=True),
+        accepted_score=fields.STORED,
+        boost=fields.STORED,
+        spell=fields.TEXT(analyzer=plain, spelling=True),
+    )
+
+
+def _doc_fields(doc: SearchDoc) -> dict[str, Any]:
+    return {
+        "id": doc.doc_id,
+        "kind": doc.kind,
+        "title": doc.title,
+        "body": doc.body,
+        "answers": doc.answers,
+        "alt": doc.alt,
+        "tags": ",".join(doc.tags),
+        "state": doc.state,
+        "accepted_score": doc.accepted_score,
+        "boost": doc.boost,
+        "spell": f"{doc.title} {doc.alt} {doc.body}",
+    }
+
+
+class WhooshBackend:
+    """A Whoosh index in one directory, with a long-lived searcher per thread."""
+
+    def __init__(self, path: str, refresh_seconds: float = 1.0) -> None:
+        self.path = Path(path)
+        self.refresh_seconds = refresh_seconds
+        self._local = threading.local()
+        self._ix: Any = None
+        self._ix_lock = threading.Lock()
+        self._stem = _analyzers()[0]
+
+    # ----- opening -----------------------------------------------------------------------
+
+    def _index(self) -> Any:
+        with self._ix_lock:
+            if self._ix is None:
+                self.path.mkdir(parents=True, exist_ok=True)
+                if index.exists_in(str(self.path)):
+                    self._ix = index.open_dir(str(self.path))
+                else:
+                    self._ix = index.create_in(str(self.path), make_schema())
+            return self._ix
+
+    def _searcher(self) -> Any:
+        local = self._local
+        now = time.monotonic()
+        searcher = getattr(local, "searcher", None)
+        if searcher is None:
+            searcher = self._index().searcher(weighting=scoring.BM25F(B=0.75, K1=1.2))
+            local.checked = now
+        elif now - local.checked >= self.refresh_seconds:
+            local.checked = now
+            try:
+                searcher = searcher.refresh()
+            except (OSError, index.EmptyIndexError):
+                self.reset()
+                return self._searcher()
+        local.searcher = searcher
+        return searcher
+
+    def reset(self) -> None:
+        """Forget the open index and searcher (after a rebuild or in tests)."""
+        searcher = getattr(self._local, "searcher", None)
+        if searcher is not None:
+            searcher.close()
+        self._local = threading.local()
+        with self._ix_lock:
+            if self._ix is not None:
+                self._ix.close()
+            self._ix = None
+
+    # ----- writing -----------------------------------------------------------------------
+
+    def _writer(self, **kwargs: Any) -> Any:
+        return self._index().writer(timeout=60.0, **kwargs)
+
+    def apply(self, upserts: Iterable[SearchDoc], deletes: Iterable[str]) -> None:
+        """Add or replace some documents and delete others, in one index commit."""
+        writer = self._writer()
+        try:
+            for doc_id in deletes:
+                writer.delete_by_term("id", doc_id)
+            for doc in upserts:
+                writer.update_document(**_doc_fields(doc))
+        except BaseException:
+            writer.cancel()
+            raise
+        writer.commit()
+        self._local.checked = 0.0
+
+    def rebuild(self, docs: Iterable[SearchDoc], procs: int = 1) -> int:
+        """Build a fresh index from `docs` beside the live one, then swap it in."""
+        fresh = self.path.with_name(self.path.name + ".new")
+        shutil.rmtree(fresh, ignore_errors=True)
+        fresh.mkdir(parents=True)
+        ix = index.create_in(str(fresh), make_schema())
+        count = self._bulk_add(ix, docs, procs)
+        ix.close()
+        old = self.path.with_name(self.path.name + ".old")
+        shutil.rmtree(old, ignore_errors=True)
+        self.reset()
+        if self.path.exists():
+            os.replace(self.path, old)
+        os.replace(fresh, self.path)
+        shutil.rmtree(old, ignore_errors=True)
+        return count
+
+    def add_many(
+        self, docs: Iterable[SearchDoc], replace_ids: Iterable[str], procs: int = 1
+    ) -> int:
+        """Bulk-add documents (deleting `replace_ids` first), for imports."""
+        stale = list(replace_ids)
+        if stale:
+            self.apply([], stale)
+        count = self._bulk_add(self._index(), docs, procs)
+        self._local.checked = 0.0
+        return count
+
+    @staticmethod
+    def _bulk_add(ix: Any, docs: Iterable[SearchDoc], procs: int) -> int:
+        if procs > 1:
+            writer = ix.writer(timeout=60.0, procs=procs, multisegment=True, limitmb=128)
+        else:
+            writer = ix.writer(timeout=60.0, limitmb=128)
+        count = 0
+        try:
+            for doc in docs:
+                writer.add_document(**_doc_fields(doc))
+                count += 1
+        except BaseException:
+            writer.cancel()
+            raise
+        writer.commit()
+        return count
+
+    # ----- reading -----------------------------------------------------------------------
+
+    def doc_count(self) -> int:
+        """How many documents the index holds."""
+        return int(self._searcher().doc_count())
+
+    def analyze(self, text: str) -> list[str]:
+        """The index terms (stems) a text turns into, in order, without repeats."""
+        seen: dict[str, None] = {}
+        for token in self._stem(text):
+            seen.setdefault(token.text, None)
+        return list(seen)
+
+    def _term_query(self, searcher: Any, term: str, fuzzy: bool) -> Any:
+        reader = searcher.reader()
+        known = any(reader.doc_frequency(f, term) for f in TEXT_FIELDS)
+        parts: list[Any] = []
+        for name in TEXT_FIELDS:
+            weight = FIELD_WEIGHTS[name]
+            if known or not fuzzy or len(term) < 4:
+                parts.append(query.Term(name, term, boost=weight))
+            else:
+                maxdist = 2 if len(term) >= 8 else 1
+                parts.append(
+                    query.FuzzyTerm(name, term, boost=weight * 0.8, maxdist=maxdist, prefixlength=1)
+                )
+        parts.append(query.Term("tags", term, boost=FIELD_WEIGHTS["tags"]))
+        return query.Or(parts)
+
+    def _filter(self, kind: str | None, tag: str | None, state: str | None) -> Any:
+        terms = []
+        if kind:
+            terms.append(query.Term("kind", kind))
+        if tag:
+            terms.append(query.Term("tags", tag.lower()))
+        if state:
+            terms.append(query.Term("state", state))
+        return query.And(terms) if terms else None
+
+    def search(
+        self,
+        text: str,
+        *,
+        kind: str | None = None,
+        tag: str | None = None,
+        state: str | None = None,
+        offset: int = 0,
+        limit: int = 20,
+        mode: str = "auto",
+        snippets: bool = True,
+    ) -> SearchResults:
+        """Ranked hits for free text: all terms first, then any term; typos are tolerated."""
+        searcher = self._searcher()
+        terms = self.analyze(text)[:32]
+        filt = self._filter(kind, tag, state)
+        if not terms:
+            return SearchResults(hits=[], total=0, terms=[])
+        wanted = max(offset + limit, RERANK_WINDOW)
+        clauses = [self._term_query(searcher, t, fuzzy=True) for t in terms]
+        results = None
+        if mode in ("auto", "all") and len(clauses) > 1:
+            results = searcher.search(query.And(clauses), limit=wanted, filter=filt, terms=snippets)
+            if mode == "auto" and results.scored_length() < min(wanted, 10):
+                results = None
+        if results is None:
+            q = query.Or(clauses) if len(clauses) > 1 else clauses[0]
+            results = searcher.search(q, limit=wanted, filter=filt, terms=snippets)
+        if snippets:
+            results.fragmenter = highlight.ContextFragmenter(maxchars=220, surround=60)
+            results.formatter = highlight.HtmlFormatter(tagname="mark", between=" … ")
+        hits = [self._hit(h, snippets) for h in results]
+        hits.sort(key=lambda h: h.score, reverse=True)
+        total = results.scored_length() if not results.has_exact_length() else len(results)
+        return SearchResults(
+            hits=hits[offset : offset + limit], total=max(total, len(hits)), terms=terms
+        )
+
+    @staticmethod
+    def _hit(hit: Any, snippets: bool) -> SearchHit:
+        stored = hit.fields()
+        kind, _, raw_id = stored["id"].partition(":")
+        text_score = float(hit.score)
+        state = stored.get("state", "")
+        accepted = int(stored.get("accepted_score") or 0)
+        # A bounded blend: quality signals scale relevance; they never replace it.
+        boost = 0.0
+        if state == "solved":
+            boost += 0.25
+        elif state == "article":
+            boost += 0.3
+        if accepted > 0:
+            boost += min(0.15, 0.05 * math.log1p(accepted))
+        boost += max(-0.1, min(0.1, float(stored.get("boost") or 0.0)))
+        snippet = ""
+        if snippets:
+            snippet = hit.highlights("body", top=2) or ""
+        return SearchHit(
+            kind=kind,
+            db_id=int(raw_id),
+            title=stored.get("title", ""),
+            score=text_score * (1.0 + boost),
+            text_score=text_score,
+            state=state,
+            tags=[t for t in (stored.get("tags") or "").split(",") if t],
+            snippet_html=snippet,
+            body_start=(stored.get("body") or "")[:220],
+        )
+
+    def suggest(self, text: str) -> str | None:
+        """A 'did you mean' rewrite of `text` from the index's own words, or None."""
+        searcher = self._searcher()
+        reader = searcher.reader()
+        words = [t.text for t in analysis.SimpleAnalyzer()(text)][:20]
+        changed = False
+        out: list[str] = []
+        for word in words:
+            if len(word) < 3 or word.isdigit() or reader.doc_frequency("spell", word):
+                out.append(word)
+                continue
+            options = searcher.suggest("spell", word, limit=1, maxdist=2 if len(word) > 5 else 1)
+            if options and options[0] != word:
+                out.append(options[0])
+                changed = True
+            else:
+                out.append(word)
+        return " ".join(out) if changed else None
+
+    def iter_ids(self) -> Iterator[str]:
+        """Every document id in the index."""
+        for stored in self._searcher().all_stored_fields():
+            yield stored["id"]
+
+    def close(self) -> None:
+        """Release files."""
+        self.reset()
+
+
+__all__ = ["WhooshBackend", "LockError"]

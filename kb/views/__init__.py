@@ -1,0 +1,50 @@
+"""The web layer: one blueprint per area, plus shared helpers for templates."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask, abort, request
+from werkzeug.routing import BaseConverter
+
+from kb.errors import OperationError
+
+
+class IdConverter(BaseConverter):
+    """A database id: 1 to 18 digits, so absurd numbers are a 404, not an overflow."""
+
+    regex = r"[0-9]{1,18}"
+
+    def to_python(self, value: str) -> int:
+        return int(value)
+
+    def to_url(self, value: Any) -> str:
+        return str(int(value))
+
+
+def page_arg() -> int:
+    """The ?page= number: 1 for anything odd, 404 past a sane limit."""
+    raw = request.args.get("page", "1")
+    if not raw.isdigit() or len(raw) > 6:
+        return 1
+    page = int(raw)
+    if page > 100_000:
+        abort(404)
+    return max(page, 1)
+
+
+def form_errors(err: OperationError) -> dict[str, str]:
+    """A field-to-message mapping for a template."""
+    return {err.field or "form": err.message}
+
+
+def init_app(app: Flask) -> None:
+    """Register converters, template helpers and blueprints."""
+    from kb.views import articles, moderation, search, threads, users
+
+    app.url_map.converters["id"] = IdConverter
+    from kb.views.helpers import register_template_helpers
+
+    register_template_helpers(app)
+    for module in (threads, articles, search, users, moderation):
+        app.register_blueprint(module.bp)
