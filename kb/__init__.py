@@ -9,7 +9,7 @@ from flask import Flask
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Assemble the application: settings, database, search index, web layer, CLI."""
-    from kb import auth, cli, config, db, markup, search, security, views
+    from kb import auth, cli, concierge, config, db, markup, search, security, views
 
     app = Flask(
         __name__,
@@ -23,6 +23,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     search.init_app(app)
     security.init_app(app)
     auth.init_app(app)
+    concierge.init_app(app)
     views.init_app(app)
     cli.init_app(app)
     return app

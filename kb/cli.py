@@ -74,8 +74,13 @@ def indexer_command() -> None:
 @click.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
+@click.option(
+    "--demo-concierge",
+    is_flag=True,
+    help="Also start the local X stand-in (port 8787) with demo tweets and the concierge.",
+)
 @with_appcontext
-def serve_command(host: str, port: int) -> None:
+def serve_command(host: str, port: int, demo_concierge: bool) -> None:
     """Serve the site with the in-process indexer (for production use gunicorn + kb indexer)."""
     from werkzeug.serving import run_simple
 
@@ -85,8 +90,19 @@ def serve_command(host: str, port: int) -> None:
     db.create_all()
     process_pending()  # catch up with anything a crash left pending
     start_thread(app)
+    standin = None
+    if demo_concierge:
+        from kb.concierge.demo import start_demo
+
+        standin, _stop = start_demo(app)
+        click.echo("X stand-in on http://127.0.0.1:8787; drafts wait at /concierge (staff).")
     click.echo(f"Concierge KB is running at http://{host}:{port}/  (Ctrl-C to stop)")
-    run_simple(host, port, app, threaded=True, use_reloader=False, use_debugger=False)
+    try:
+        run_simple(host, port, app, threaded=True, use_reloader=False, use_debugger=False)
+    finally:
+        if standin is not None:
+            standin.terminate()
+            standin.wait(10)
 
 
 @click.group("user")
@@ -179,11 +195,6 @@ def init_app(app: Flask) -> None:
     """Attach the commands to `flask --app kb` (and so to `kb`)."""
     for command in COMMANDS:
         app.cli.add_command(command)
-    try:
-        from kb.concierge.standin import x_standin_command
-    except ImportError:  # pragma: no cover - the stand-in ships with the package
-        return
-    app.cli.add_command(x_standin_command)
 
 
 def main() -> None:

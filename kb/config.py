@@ -35,6 +35,22 @@ class Defaults:
     WTF_CSRF_TIME_LIMIT = None
     PREFERRED_URL_SCHEME = "http"
 
+    # The concierge's X account (secrets come from KB_X_* environment variables only).
+    X_API_KEY = ""
+    X_API_SECRET = ""
+    X_ACCESS_TOKEN = ""
+    X_ACCESS_SECRET = ""
+    X_API_BASE = ""  # empty: X's real API; e.g. http://127.0.0.1:8787 for the stand-in
+    X_CONNECT_TIMEOUT = 3.05
+    X_READ_TIMEOUT = 10.0
+    CONCIERGE_AUTOSEND = False
+    CONCIERGE_AUTOSEND_THRESHOLD = 0.75
+    CONCIERGE_MATCH_THRESHOLD = 0.4
+    CONCIERGE_POLL_SECONDS = 15.0
+    CONCIERGE_HOURLY_BUDGET = 200
+    CONCIERGE_AUTHOR_HOURLY_BUDGET = 3
+    CONCIERGE_BOT_HANDLES = ""
+
 
 def init_app(app: Flask, test_config: dict[str, Any] | None = None) -> None:
     """Load the settings layers into app.config and fill in derived paths."""

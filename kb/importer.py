@@ -270,11 +270,8 @@ class _Importer:
         existing: dict[str, int] = {}
         keys = [t.key for t in items if t.key]
         if keys:
-            existing = dict(
-                db.session.execute(select(Thread.key, Thread.id).where(Thread.key.in_(keys)))
-                .tuples()
-                .all()
-            )
+            rows = db.session.execute(select(Thread.key, Thread.id).where(Thread.key.in_(keys)))
+            existing = {key: thread_id for key, thread_id in rows}
         tags = get_or_create_tags(sorted({g for t in items for g in t.tags}))
         db.session.flush()
         tag_ids = {t.name: t.id for t in tags}

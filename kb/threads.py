@@ -281,6 +281,10 @@ def _set_accepted(thread: Thread, answer: Answer | None) -> None:
     thread.accepted_answer_id = answer.id if answer else None
     thread.last_activity = utcnow()
     queue_index("thread", thread.id)
+    if answer is not None:
+        from kb.concierge.service import on_thread_solved
+
+        on_thread_solved(thread)  # a customer who asked on X hears back (one follow-up, approved)
     _commit()
 
 
@@ -350,6 +354,9 @@ def resolve_flag(flag: Flag, moderator: User, action: str) -> None:
             )
             if target.thread.accepted_answer_id == target.id:
                 target.thread.accepted_answer_id = None
+                # The acceptance is gone, so is its reputation (as when switching answers).
+                if target.author_id != target.thread.author_id:
+                    adjust_reputation(target.author_id, -REP_ACCEPTED)
         queue_index("thread", thread_id)
     now = utcnow()
     for other in db.session.scalars(

@@ -56,7 +56,8 @@ GREETING = re.compile(
     r"(?:\s+helps)?))?\b[\s,.!:;\-]*)+"
 )
 SIGN_OFF = re.compile(
-    r"(?i)[\s,.!-]*\b(?:thanks(?: so much| in advance)?|thank you|cheers|ta|x+)[\s,.!x]*$"
+    r"(?i)(?<![\s,.!-])[\s,.!-]*\b(?:thanks(?: so much| in advance)?|thank you|cheers|ta|x+)"
+    r"[\s,.!x]*$"
 )
 SENTENCE_END = re.compile(r"(?<=[.!?\u3002\uff01\uff1f\u061f])\s+")
 PROPER_WORDS = {"i": "I", "i'm": "I'm", "i've": "I've", "i'll": "I'll", "i'd": "I'd"}
@@ -207,7 +208,7 @@ def expand_slang(text: str, slang: dict[str, str]) -> str:
 
     def replace(match: re.Match[str]) -> str:
         token, expansion = match.group(0), slang[match.group(0).casefold()]
-        if token.casefold() == expansion.casefold():
+        if token.casefold() == expansion.casefold() and expansion.islower():
             return token  # an entry that only names the word ("router") keeps its spelling
         if expansion and token[0].isupper() and expansion == expansion.lower():
             return expansion[0].upper() + expansion[1:]

@@ -10,6 +10,7 @@ from twitter_text import extract_urls_with_indices, parse_tweet
 
 MAX_LENGTH = 280
 ELLIPSIS = "\u2026"
+MAX_TOPIC_INPUT = 2000  # titles are far shorter; this only bounds the work on odd input
 MIN_TOPIC = 8  # a shortened topic below this many characters says nothing: drop it instead
 DM_LINK = "https://twitter.com/messages/compose?recipient_id={account_id}"
 HANDLE = re.compile(r"@?([A-Za-z0-9_]{1,50})")
@@ -79,8 +80,8 @@ _INVISIBLE = re.compile(
     "[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u202a-\u202e"
     "\u2060-\u206f\u3164\ufeff\uffa0\U000e0000-\U000e0fff]"
 )
-_SCHEME_URL = re.compile(r"(?i)\b(?:[a-z][a-z0-9+.-]*://|www\.)\S*")
-_EMAIL = re.compile(r"\S+@\S+")
+_SCHEME_URL = re.compile(r"(?i)\b(?:[a-z][a-z0-9+.-]{0,30}://|www\.)\S*")
+_EMAIL = re.compile(r"(?<!\S)\S+@\S+")
 _MENTION = re.compile(r"@\w+")
 _SPACE = re.compile(r"\s+")
 _LEADING_MENTIONS = re.compile(r"^(?:@\w+\s+)+")
@@ -218,7 +219,9 @@ def compose_reply(
     if not url or any(char.isspace() for char in url):
         raise ValueError(f"not a url: {url!r}")
     prefix = f"@{match.group(1)} "
-    clean_topic = "" if kind == "private" else sanitise_topic(topic, url)
+    clean_topic = "" if kind == "private" else sanitise_topic(topic[:MAX_TOPIC_INPUT], url)
+    # every character weighs at least 1, so anything past MAX_LENGTH is cut anyway
+    clean_topic = clean_topic[: MAX_LENGTH + 1]
     phrasings, fallbacks = PHRASINGS[kind], FALLBACKS[kind]
     last = _body(previous) if previous else None
     text = ""

@@ -125,7 +125,7 @@ _STREET_TYPES = (
     r"|gardens|terrace|grove|hill|park|square|row|mews|walk|rise|view|parade)"
 )
 PRIVATE_RULES: tuple[Rule, ...] = (
-    _rule("contains an email address", r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+", redact=True),
+    _rule("contains an email address", r"(?<![\w.+-])[\w.+-]+@[\w-]+(?:\.[\w-]+)+", redact=True),
     _rule(
         "contains a card number",
         r"(?<![\d-])(?:\d[ -]?){12,18}\d(?![\d-])",
@@ -215,7 +215,7 @@ SPAM_RULES: tuple[Rule, ...] = (
 THANKS_RULES: tuple[Rule, ...] = (
     _rule(
         "thanks",
-        r"\b(?:thanks?|thank you|thanks so much|ta|cheers|many thanks|much appreciated"
+        r"\b(?:thank you|thanks so much|many thanks|thanks|thank|ta|cheers|much appreciated"
         r"|appreciate (?:it|you|that|the help))\b(?: (?:for|4) [^.!?]*?(?=\b(?:but|however|though"
         r"|still|except)\b|[.!?]|$))?",
     ),

@@ -66,11 +66,13 @@ def init_app(app: Flask) -> None:
 
     @event.listens_for(db.session, "after_commit")
     def _after_commit(session: Session) -> None:
-        if not session.info.pop("kb_index_dirty", False):
-            return
         from flask import current_app as app_now
 
+        # Every app made in this process adds a listener to the shared session: only the
+        # current app's listener may take the flag, or an older one would swallow it.
         if app_now.extensions.get("kb_index_wakeup") is not wake:
+            return
+        if not session.info.pop("kb_index_dirty", False):
             return
         if app_now.config["INDEX_SYNC"]:
             from kb.search.indexer import process_pending

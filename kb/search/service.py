@@ -51,7 +51,7 @@ def article_slugs(ids: list[int]) -> dict[int, str]:
     if not ids:
         return {}
     rows = db.session.execute(select(Article.id, Article.slug).where(Article.id.in_(ids)))
-    return dict(rows.tuples().all())
+    return {article_id: slug for article_id, slug in rows}
 
 
 def hit_urls(hits: list[SearchHit], external: bool = False) -> dict[str, str]:
@@ -116,11 +116,8 @@ def match(text: object, limit: int = 5) -> list[dict[str, Any]]:
     keys: dict[int, str | None] = {}
     thread_ids = [h.db_id for h in hits if h.kind == "thread"]
     if thread_ids:
-        keys = dict(
-            db.session.execute(select(Thread.id, Thread.key).where(Thread.id.in_(thread_ids)))
-            .tuples()
-            .all()
-        )
+        rows = db.session.execute(select(Thread.id, Thread.key).where(Thread.id.in_(thread_ids)))
+        keys = {thread_id: key for thread_id, key in rows}
     slugs = article_slugs([h.db_id for h in hits if h.kind == "article"])
     out = []
     for hit in hits:

@@ -95,7 +95,12 @@ class WhooshBackend:
         elif now - local.checked >= self.refresh_seconds:
             local.checked = now
             try:
-                searcher = searcher.refresh()
+                if not searcher.up_to_date():
+                    # A new searcher, not refresh(): whoosh-reloaded's refresh() reuses stale
+                    # segment readers (edited, deleted and merged documents stay findable)
+                    # and fails on a searcher opened on an empty index.
+                    searcher.close()
+                    searcher = self._index().searcher(weighting=scoring.BM25F(B=0.75, K1=1.2))
             except (OSError, index.EmptyIndexError):
                 self.reset()
                 return self._searcher()
@@ -190,7 +195,14 @@ class WhooshBackend:
             seen.setdefault(token.text, None)
         return list(seen)
 
-    def _term_query(self, searcher: Any, term: str, fuzzy: bool) -> Any:
+    def _words(self, text: str) -> dict[str, str]:
+        """Each index term (stem) of a text, in order, with the lowercased word it came from."""
+        words: dict[str, str] = {}
+        for token in self._stem(text, keeporiginal=True):
+            words.setdefault(token.text, token.original.lower())
+        return words
+
+    def _term_query(self, searcher: Any, term: str, fuzzy: bool, word: str = "") -> Any:
         reader = searcher.reader()
         known = any(reader.doc_frequency(f, term) for f in TEXT_FIELDS)
         parts: list[Any] = []
@@ -203,7 +215,9 @@ class WhooshBackend:
                 parts.append(
                     query.FuzzyTerm(name, term, boost=weight * 0.8, maxdist=maxdist, prefixlength=1)
                 )
-        parts.append(query.Term("tags", term, boost=FIELD_WEIGHTS["tags"]))
+        # Tags are stored unstemmed: "billing" must find the tag billing, not only "bill".
+        for tag in dict.fromkeys((word or term, term)):
+            parts.append(query.Term("tags", tag, boost=FIELD_WEIGHTS["tags"]))
         return query.Or(parts)
 
     def _filter(self, kind: str | None, tag: str | None, state: str | None) -> Any:
@@ -230,12 +244,13 @@ class WhooshBackend:
     ) -> SearchResults:
         """Ranked hits for free text: all terms first, then any term; typos are tolerated."""
         searcher = self._searcher()
-        terms = self.analyze(text)[:32]
+        words = self._words(text)
+        terms = list(words)[:32]
         filt = self._filter(kind, tag, state)
         if not terms:
             return SearchResults(hits=[], total=0, terms=[])
         wanted = max(offset + limit, RERANK_WINDOW)
-        clauses = [self._term_query(searcher, t, fuzzy=True) for t in terms]
+        clauses = [self._term_query(searcher, t, fuzzy=True, word=words[t]) for t in terms]
         results = None
         if mode in ("auto", "all") and len(clauses) > 1:
             results = searcher.search(query.And(clauses), limit=wanted, filter=filt, terms=snippets)
@@ -303,6 +318,18 @@ class WhooshBackend:
             else:
                 out.append(word)
         return " ".join(out) if changed else None
+
+    def term_weights(self, terms: list[str]) -> dict[str, float]:
+        """Inverse document frequency of each index term: rare words say more."""
+        searcher = self._searcher()
+        reader = searcher.reader()
+        total = max(1, searcher.doc_count())
+        weights = {}
+        for term in terms:
+            freq = max(reader.doc_frequency(f, term) for f in ("title", "body", "answers"))
+            if freq:  # words the index has never seen say nothing about any answer
+                weights[term] = math.log(1 + (total - freq + 0.5) / (freq + 0.5))
+        return weights
 
     def iter_ids(self) -> Iterator[str]:
         """Every document id in the index."""

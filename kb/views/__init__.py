@@ -40,11 +40,11 @@ def form_errors(err: OperationError) -> dict[str, str]:
 
 def init_app(app: Flask) -> None:
     """Register converters, template helpers and blueprints."""
-    from kb.views import articles, moderation, search, threads, users
+    from kb.views import articles, concierge, moderation, search, shortlinks, threads, users
 
     app.url_map.converters["id"] = IdConverter
     from kb.views.helpers import register_template_helpers
 
     register_template_helpers(app)
-    for module in (threads, articles, search, users, moderation):
+    for module in (threads, articles, search, users, moderation, shortlinks, concierge):
         app.register_blueprint(module.bp)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
 
@@ -52,10 +53,23 @@ def url_with(**changes: Any) -> str:
     return url_for(request.endpoint or "threads.index", **(request.view_args or {}), **args)
 
 
+def opening_sentence(html: str, limit: int = 200) -> str:
+    """The first sentence of rendered HTML as plain text, for link previews."""
+    from kb.markup import plain_text
+
+    text = plain_text(html[:4000])
+    match = re.match(r"(.+?[.!?])(?:\s|$)", text)
+    sentence = match.group(1) if match else text
+    if len(sentence) > limit:
+        sentence = sentence[: limit - 1].rsplit(" ", 1)[0] + "…"
+    return sentence
+
+
 def register_template_helpers(app: Flask) -> None:
     """Make the helpers available in templates."""
     app.jinja_env.globals.update(thread_url=thread_url, article_url=article_url, url_with=url_with)
     app.jinja_env.filters["timeago"] = timeago
+    app.jinja_env.filters["opening_sentence"] = opening_sentence
     app.jinja_env.filters["isodate"] = lambda d: d.strftime("%Y-%m-%dT%H:%M:%SZ") if d else ""
     app.jinja_env.filters["datefmt"] = lambda d: d.strftime("%-d %b %Y") if d else ""
     app.jinja_env.trim_blocks = True

@@ -73,6 +73,8 @@ def show(thread_id: int, slug: str | None = None) -> Any:
 def ask() -> Any:
     """Ask a new question."""
     values = {"title": request.args.get("title", "")[:150], "body": "", "tags": ""}
+    mention = request.values.get("mention", "")
+    mention = mention if mention.isdigit() and len(mention) <= 18 else ""
     errors: dict[str, str] = {}
     if request.method == "POST":
         values = {k: request.form.get(k, "") for k in ("title", "body", "tags")}
@@ -81,6 +83,10 @@ def ask() -> Any:
         except OperationError as err:
             errors = form_errors(err)
         else:
+            if mention:
+                from kb.concierge.service import link_thread_to_mention
+
+                link_thread_to_mention(thread, int(mention))
             flash("Your question is posted. You'll see answers here.", "success")
             return redirect(thread_url(thread))
     return render_template("threads/ask.html", values=values, errors=errors), (

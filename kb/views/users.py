@@ -121,8 +121,17 @@ def show(name: str) -> str:
             )
         ),
     }
+    from kb.concierge.models import LinkSuggestion
+
+    credited = db.session.scalars(
+        select(LinkSuggestion)
+        .where(LinkSuggestion.user_id == user.id, LinkSuggestion.status == "approved")
+        .order_by(LinkSuggestion.id.desc())
+        .limit(20)
+    ).all()
     return render_template(
-        "users/show.html", user=user, questions=questions[:per], answers=answers[:per],
+        "users/show.html",
+        credited=credited, user=user, questions=questions[:per], answers=answers[:per],
         counts=counts, page=page, has_next=len(questions) > per or len(answers) > per,
     )  # fmt: skip
 
