@@ -105,3 +105,122 @@ def load_articles(content_dir: Path) -> dict[str, int]:
             counts["removed"] += 1
     db.session.commit()
     return counts
+
+
+def _unique_slug(title: str) -> str:
+    from kb.models import slugify
+
+    base = slugify(title, 100)
+    slug, n = base, 2
+    while db.session.scalar(select(Article.id).where(Article.slug == slug)) is not None:
+        slug, n = f"{base}-{n}", n + 1
+    return slug
+
+
+def promote_thread(thread: object, staff: object) -> Article:
+    """A draft article pre-filled from a solved thread's question and accepted answer."""
+    from kb.errors import PermissionDenied
+    from kb.models import Answer, Thread, User
+    from kb.views.helpers import opening_sentence
+
+    assert isinstance(thread, Thread) and isinstance(staff, User)
+    if not staff.is_staff:
+        raise PermissionDenied("Only staff can turn threads into articles.")
+    if not thread.solved:
+        raise ValidationError("Only solved threads can become articles.", "thread")
+    existing = db.session.scalar(select(Article).where(Article.from_thread_id == thread.id))
+    if existing is not None:
+        return existing
+    answer = db.session.get(Answer, thread.accepted_answer_id)
+    assert answer is not None
+    contributors = (
+        [thread.author.name]
+        + [answer.author.name]
+        + [
+            a.author.name
+            for a in thread.answers
+            if a.id != answer.id and a.score > 0 and not a.hidden
+        ]
+    )
+    names = list(dict.fromkeys(contributors))
+    body = f"## The problem\n\n{thread.body_md}\n\n## What worked\n\n{answer.body_md}\n"
+    article = Article(
+        slug=_unique_slug(thread.title), title=thread.title,
+        summary=opening_sentence(answer.body_html, 190), body_md=body,
+        body_html=render_markdown(body), source="promoted", published=False,
+        from_thread_id=thread.id, credits=" ".join(names),
+    )  # fmt: skip
+    article.tags = get_or_create_tags(thread.tag_names[:5])
+    db.session.add(article)
+    db.session.commit()
+    return article
+
+
+def update_article(
+    article: Article,
+    staff: object,
+    *,
+    title: object,
+    summary: object,
+    body: object,
+    tags: object,
+    publish: bool,
+) -> Article:
+    """Edit an article in Markdown, and publish it (which also marks it reviewed)."""
+    from kb.errors import PermissionDenied
+    from kb.models import User
+    from kb.threads import render_body
+    from kb.validation import check_body, check_title, clean_text, parse_tags
+
+    assert isinstance(staff, User)
+    if not staff.is_staff:
+        raise PermissionDenied("Only staff can edit articles.")
+    title_s, body_s, tag_names = check_title(title), check_body(body), parse_tags(tags)
+    summary_s = " ".join(clean_text(summary).split())
+    if not 10 <= len(summary_s) <= 300:
+        raise ValidationError("Write a summary of 10 to 300 characters.", "summary")
+    article.body_html = render_body(body_s)
+    article.title, article.summary, article.body_md = title_s, summary_s, body_s
+    article.tags = get_or_create_tags(tag_names)
+    article.updated = utcnow()
+    if publish:
+        article.published = True
+        article.reviewed = utcnow()
+    queue_index("article", article.id)
+    db.session.commit()
+    return article
+
+
+def mark_reviewed(article: Article, staff: object) -> None:
+    """Record that staff checked the article is still right."""
+    from kb.errors import PermissionDenied
+    from kb.models import User
+
+    assert isinstance(staff, User)
+    if not staff.is_staff:
+        raise PermissionDenied("Only staff can review articles.")
+    article.reviewed = utcnow()
+    db.session.commit()
+
+
+def export_articles(directory: Path) -> int:
+    """Write every published article as content/-style Markdown with front matter."""
+    directory.mkdir(parents=True, exist_ok=True)
+    count = 0
+    for article in db.session.scalars(
+        select(Article).where(Article.published.is_(True)).order_by(Article.slug)
+    ):
+        summary = " ".join(article.summary.split())
+        lines = [
+            "---",
+            f"title: {' '.join(article.title.split())}",
+            f"slug: {article.slug}",
+            f"tags: {', '.join(article.tag_names)}",
+            f"summary: {summary}",
+        ]
+        if article.reviewed:
+            lines.append(f"reviewed: {article.reviewed.date().isoformat()}")
+        lines += ["---", "", article.body_md.strip(), ""]
+        (directory / f"{article.slug}.md").write_text("\n".join(lines), encoding="utf-8")
+        count += 1
+    return count

@@ -142,7 +142,8 @@ def import_command(path: Path, procs: int) -> None:
 
     db.create_all()
     started = time.monotonic()
-    total = sum(1 for _ in path.open(encoding="utf-8", errors="replace"))
+    with path.open(encoding="utf-8", errors="replace") as fh:
+        total = sum(1 for _ in fh)
     with path.open(encoding="utf-8", errors="replace") as fh:
         with click.progressbar(length=total, label="Importing", file=sys.stderr) as bar:
             report = import_lines(fh, progress=bar.update, procs=procs)
@@ -180,6 +181,49 @@ def match_command(text: str | None, limit: int, as_json: bool) -> None:
         click.echo(f"          {hit['url']}")
 
 
+@click.command("eval")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--baseline", is_flag=True, help="Score plain BM25 over titles instead.")
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")
+@with_appcontext
+def eval_command(path: Path, baseline: bool, as_json: bool) -> None:
+    """Score the matcher on {"query", "relevant"} lines: P@1, MRR, nDCG@10, Recall@10, latency."""
+    from kb.errors import ValidationError
+    from kb.evaluation import baseline_matcher, evaluate, read_cases
+    from kb.search.service import match
+
+    try:
+        cases = read_cases(path.read_text(encoding="utf-8").splitlines())
+    except ValidationError as err:
+        raise click.ClickException(err.message) from None
+    matcher = baseline_matcher if baseline else (lambda text: match(text, limit=10))
+    matcher("warm up")  # open the index outside the timings
+    result = evaluate(cases, matcher)
+    if as_json:
+        click.echo(json.dumps({"matcher": "baseline" if baseline else "match", **result.as_dict()}))
+        return
+    name = "baseline (BM25 over titles)" if baseline else "matcher (kb match)"
+    click.echo(f"{name} on {result.queries} queries")
+    click.echo(f"  P@1        {result.p_at_1:.3f}")
+    click.echo(f"  MRR        {result.mrr:.3f}")
+    click.echo(f"  nDCG@10    {result.ndcg_at_10:.3f}")
+    click.echo(f"  Recall@10  {result.recall_at_10:.3f}")
+    click.echo(
+        f"  latency    p50 {result.latency_p50_ms:.1f} ms, p95 {result.latency_p95_ms:.1f} ms"
+    )
+
+
+@click.command("export-articles")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@with_appcontext
+def export_articles_command(directory: Path) -> None:
+    """Write published articles as Markdown files with front matter (the content/ format)."""
+    from kb.articles import export_articles
+
+    count = export_articles(directory)
+    click.echo(f"Wrote {count} articles to {directory}.")
+
+
 COMMANDS = [
     init_command,
     reindex_command,
@@ -188,6 +232,8 @@ COMMANDS = [
     user_group,
     import_command,
     match_command,
+    eval_command,
+    export_articles_command,
 ]
 
 

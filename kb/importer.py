@@ -422,11 +422,16 @@ def import_lines(
             progress(len(chunk))
         chunk.clear()
 
+    key_lines: dict[str, int] = {}
     for number, line in enumerate(lines, 1):
         if not line.strip():
             continue
         try:
-            chunk.append(parse_line(number, line))
+            item = parse_line(number, line)
+            # A key twice in one file would insert a second row with a unique key.
+            if item.key and key_lines.setdefault(item.key, number) != number:
+                raise BadLine(f"key {item.key!r} already appeared on line {key_lines[item.key]}")
+            chunk.append(item)
         except BadLine as err:
             report.errors.append((number, str(err)))
             if progress:

@@ -108,13 +108,21 @@ def _render_here(text: str, budget: float) -> str | None:
 
 def _child_loop(conn: Connection, budget: float) -> None:
     """Serve render requests from the parent until the pipe closes."""
+    global _md
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # Import and build everything before saying ready: start-up is not the first post's budget.
+    _md = _build_markdown()
+    sanitize_html("")
+    conn.send("ready")
     while True:
         try:
             text = conn.recv()
         except (EOFError, OSError):
             return
         conn.send(_render_here(text, budget))
+
+
+_START_TIMEOUT = 60.0
 
 
 class _Renderer:
@@ -133,6 +141,15 @@ class _Renderer:
         proc.start()
         child.close()
         self._proc, self._conn, self._pid = proc, parent, os.getpid()
+        # A new interpreter can take seconds to start on a busy machine; wait for it apart
+        # from the render budget, so a slow start does not refuse an ordinary post.
+        try:
+            ready = parent.poll(_START_TIMEOUT) and parent.recv() == "ready"
+        except (EOFError, OSError):
+            ready = False
+        if not ready:
+            self.stop()
+            raise RenderTimeout("The formatter did not start.")
 
     def stop(self) -> None:
         """Stop the child process, if any."""

@@ -116,6 +116,10 @@ class Thread(db.Model):
         ForeignKey("answers.id", use_alter=True, ondelete="SET NULL")
     )
     hidden: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Set when the thread is closed as a duplicate: it points readers (and search) there.
+    duplicate_of_id: Mapped[int | None] = mapped_column(
+        ForeignKey("threads.id", ondelete="SET NULL"), index=True
+    )
 
     author: Mapped[User] = relationship(foreign_keys=[author_id], lazy="joined")
     tags: Mapped[list[Tag]] = relationship(secondary=thread_tags, order_by=Tag.name)
@@ -238,6 +242,11 @@ class Article(db.Model):
     updated: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
     # "content": loaded from content/ (removed when its file goes); "promoted": from a thread.
     source: Mapped[str] = mapped_column(String(10), default="content")
+    published: Mapped[bool] = mapped_column(Boolean, default=True)
+    from_thread_id: Mapped[int | None] = mapped_column(
+        ForeignKey("threads.id", ondelete="SET NULL"), index=True
+    )
+    credits: Mapped[str] = mapped_column(Text, default="")  # contributor names, space-separated
 
     tags: Mapped[list[Tag]] = relationship(secondary=article_tags, order_by=Tag.name)
 
@@ -255,3 +264,40 @@ class IndexJob(db.Model):
     doc_kind: Mapped[str] = mapped_column(String(10))  # "thread" | "article"
     doc_id: Mapped[int] = mapped_column(Integer)
     created: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class DuplicateVote(db.Model):
+    """A trusted member's vote that a thread duplicates another (3 votes close it)."""
+
+    __tablename__ = "duplicate_votes"
+    __table_args__ = (UniqueConstraint("thread_id", "user_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    thread_id: Mapped[int] = mapped_column(ForeignKey("threads.id", ondelete="CASCADE"))
+    original_id: Mapped[int] = mapped_column(ForeignKey("threads.id", ondelete="CASCADE"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class Feedback(db.Model):
+    """'Was this helpful?' on an article or a solved thread."""
+
+    __tablename__ = "feedback"
+    __table_args__ = (Index("ix_feedback_target", "target_kind", "target_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    target_kind: Mapped[str] = mapped_column(String(10))  # "article" | "thread"
+    target_id: Mapped[int] = mapped_column(Integer)
+    helpful: Mapped[bool] = mapped_column(Boolean)
+    reason: Mapped[str] = mapped_column(Text, default="")
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
+
+
+class ContentGap(db.Model):
+    """A search or mention that found nothing good: normalised text, no personal data."""
+
+    __tablename__ = "content_gaps"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    text: Mapped[str] = mapped_column(String(300))
+    source: Mapped[str] = mapped_column(String(10))  # "search" | "mention"
+    created: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
+    resolved: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -26,6 +26,11 @@ FLAG_ACTIONS = ("hide", "dismiss")
 
 def render_body(body: str, field: str = "body") -> str:
     """Render Markdown once, at write time; refuse what cannot be formatted in time."""
+    # Formatting can take up to RENDER_TIMEOUT (more if the renderer restarts): end the open
+    # transaction first so no lock is held meanwhile (on SQLite every writer would wait).
+    # Callers render before they change anything, so there is nothing to lose here.
+    if not (db.session.new or db.session.dirty or db.session.deleted):
+        db.session.rollback()
     try:
         return render_markdown(body)
     except RenderTimeout:
@@ -103,6 +108,10 @@ def post_answer(thread: Thread, author: User, *, body: object) -> Answer:
     """Answer a thread's question."""
     if thread.hidden:
         raise NotFound("This thread is not available.")
+    if thread.duplicate_of_id is not None:
+        raise ValidationError(
+            "This question is closed as a duplicate: please answer the original.", "body"
+        )
     body_s = check_body(body)
     html = render_body(body_s)
     now = utcnow()
@@ -221,9 +230,12 @@ def cast_vote(user: User, kind: str, target_id: int, value: int) -> int:
             )
         )
         old = existing.value if existing else 0
+        # Read the score inside this transaction: a read after the commit would open a new
+        # one (a write lock on SQLite) and hold it until the session's next commit.
         if old == value:
+            unchanged = db.session.scalar(select(model.score).where(model.id == target_id))
             db.session.rollback()
-            return db.session.get(model, target_id).score  # type: ignore[union-attr]
+            return unchanged
         if existing is None:
             db.session.add(
                 Vote(user_id=user.id, target_kind=kind, target_id=target_id, value=value)
@@ -238,6 +250,7 @@ def cast_vote(user: User, kind: str, target_id: int, value: int) -> int:
         adjust_reputation(target.author_id, _rep_for(kind, value) - _rep_for(kind, old))
         if kind == "answer":
             queue_index("thread", target.thread_id)  # type: ignore[union-attr]
+        new_score = db.session.scalar(select(model.score).where(model.id == target_id))
         try:
             db.session.commit()
             break
@@ -246,8 +259,7 @@ def cast_vote(user: User, kind: str, target_id: int, value: int) -> int:
             db.session.rollback()
             if attempt:
                 raise
-    db.session.refresh(target)
-    return target.score
+    return new_score
 
 
 def user_votes(user: User | None, thread: Thread) -> dict[tuple[str, int], int]:

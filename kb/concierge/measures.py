@@ -31,13 +31,12 @@ class Measures:
 def compute() -> Measures:
     """Compute the measures from the database."""
     m = Measures()
-    m.by_decision = dict(
-        db.session.execute(
+    m.by_decision = {
+        decision: count
+        for decision, count in db.session.execute(
             select(Mention.decision, func.count(Mention.id)).group_by(Mention.decision)
         )
-        .tuples()
-        .all()
-    )
+    }
     m.mentions = sum(m.by_decision.values())
     sent = db.session.execute(
         select(Reply, Mention.created_at, Mention.received_at)
@@ -54,13 +53,17 @@ def compute() -> Measures:
     if waits:
         m.median_minutes = round(median(waits), 1)
         m.p90_minutes = (
-            round(quantiles(waits, n=10)[-1], 1) if len(waits) > 1 else round(waits[0], 1)
+            # "inclusive": the percentile of the waits seen, never beyond the longest one
+            round(quantiles(waits, n=10, method="inclusive")[-1], 1)
+            if len(waits) > 1
+            else round(waits[0], 1)
         )
-    clicks = dict(
-        db.session.execute(select(Click.code, func.count(Click.id)).group_by(Click.code))
-        .tuples()
-        .all()
-    )
+    clicks = {
+        code: count
+        for code, count in db.session.execute(
+            select(Click.code, func.count(Click.id)).group_by(Click.code)
+        )
+    }
     linked = [reply for reply, _c, _r in sent if reply.short_code]
     m.per_reply = [(reply, clicks.get(reply.short_code or "", 0)) for reply in linked[:50]]
     m.clicks = sum(clicks.get(r.short_code or "", 0) for r in linked)

@@ -10,7 +10,7 @@ import random
 from collections.abc import Iterable
 from datetime import timedelta
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from flask import current_app
 from sqlalchemy import delete, func, or_, select, update
@@ -152,10 +152,11 @@ def draft_reply(
     target_path: str | None,
     confidence: float | None,
     purpose: str = "reply",
+    account_id: str | None = None,
 ) -> Reply:
     """Compose and store a reply (with its own short link) in the caller's transaction."""
     code = create_reply_link(target_path, mention.id) if target_path else None
-    url = _reply_url(code) if code else dm_link(get_state("account_id") or "0")
+    url = _reply_url(code) if code else dm_link(account_id or get_state("account_id") or "0")
     handle = mention.author_username or "there"
     text = compose_reply(
         handle=handle, kind=kind, topic=topic, url=url, seed=mention.id, previous=_previous_text()
@@ -197,7 +198,10 @@ def decide_mention(mention: Mention, account_id: str, account_username: str) -> 
     elif decision.kind == rules.OPT_IN:
         db.session.execute(delete(Suppression).where(Suppression.author_id == mention.author_id))
     elif decision.kind == rules.PRIVATE:
-        draft_reply(mention, kind="private", topic="", target_path=None, confidence=None)
+        draft_reply(
+            mention, kind="private", topic="", target_path=None, confidence=None,
+            account_id=account_id,
+        )  # fmt: skip
     elif decision.kind == rules.HELP:
         result = match_mention(cleaned)
         mention.confidence = result.confidence
@@ -213,7 +217,10 @@ def decide_mention(mention: Mention, account_id: str, account_username: str) -> 
                 confidence=result.confidence,
             )  # fmt: skip
         else:
+            from kb.gaps import record_gap
+
             mention.unanswered = True
+            record_gap(cleaned, "mention")
             title = title_from_tweet(
                 mention.text, account_handle=account_username, slang=slang_table()
             )
@@ -311,6 +318,8 @@ def parse_target(target: str) -> tuple[str, int]:
     import re
 
     text = (target or "").strip()
+    if not _on_this_site(text):
+        raise ValidationError("Paste a link to a thread or an answer on this site.", "target")
     answer = re.search(r"#answer-(\d{1,18})\b", text)
     thread = re.search(r"/t/(\d{1,18})(?:/|$|#|\?)", text)
     short = re.search(r"/s/([at][0-9A-Za-z]{1,10})\b", text)
@@ -330,6 +339,22 @@ def parse_target(target: str) -> tuple[str, int]:
     if row is None or row.hidden:
         raise ValidationError("That thread or answer does not exist.", "target")
     return kind, db_id
+
+
+def _on_this_site(text: str) -> bool:
+    """One link or path, and if it names a host, this site's (https://evil.com/t/1 is not ours)."""
+    if not text or any(c.isspace() or ord(c) < 32 for c in text) or "\\" in text:
+        return False
+    try:
+        parts = urlsplit(text)
+    except ValueError:
+        return False
+    if parts.scheme not in ("", "http", "https"):
+        return False
+    if not parts.scheme and not parts.netloc and not text.startswith("//"):
+        return True
+    site = urlsplit(current_app.config["PUBLIC_BASE_URL"])
+    return bool(parts.hostname) and parts.hostname == site.hostname
 
 
 def approve_suggestion(suggestion: LinkSuggestion, staff: User) -> Reply:

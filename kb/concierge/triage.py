@@ -350,13 +350,10 @@ def find_private(text: str) -> str | None:
     text = unicodedata.normalize("NFKC", text).translate(_APOSTROPHES)
     text = "".join(c for c in text if unicodedata.category(c) != "Cf")
     found = {reason for _, _, reason in _private_spans(text) if reason}
+    stripped = _MENTION.sub(" ", _URL.sub(" ", text))
     for rule in PRIVATE_RULES:
-        if rule.label in found:
+        if rule.label in found or (not rule.redact and rule.pattern.search(stripped)):
             return rule.label
-        if not rule.redact:
-            stripped = _MENTION.sub(" ", _URL.sub(" ", text))
-            if rule.pattern.search(stripped):
-                return rule.label
     return None
 
 
@@ -411,9 +408,6 @@ def _help_signal(text: str) -> str | None:
 
 
 def _intent(text: str) -> Decision:
-    found = _first(SPAM_RULES, text)
-    if found:
-        return Decision(NO_REPLY, f"spam: '{found[1]}'")
     for rules in (THANKS_RULES, PRAISE_RULES):
         hit = _first(rules, text)
         if hit:

@@ -31,9 +31,11 @@ def thread_docs(session: Session, ids: Sequence[int]) -> dict[int, SearchDoc]:
         return {}
     threads = session.scalars(
         select(Thread)
-        .where(Thread.id.in_(ids), Thread.hidden.is_(False))
+        .where(Thread.id.in_(ids), Thread.hidden.is_(False), Thread.duplicate_of_id.is_(None))
         .options(selectinload(Thread.tags))
     ).all()
+    alt = alternate_wordings(session, [t.id for t in threads])
+    boosts = quality_boosts(session, "thread", [t.id for t in threads])
     answers: dict[int, list[Answer]] = {}
     for answer in session.scalars(
         select(Answer).where(Answer.thread_id.in_(ids), Answer.hidden.is_(False))
@@ -49,7 +51,8 @@ def thread_docs(session: Session, ids: Sequence[int]) -> dict[int, SearchDoc]:
             title=thread.title,
             body=plain_text(thread.body_html),
             answers=" ".join(a.body_md for a in mine),
-            alt=thread_alt_text(session, thread),
+            alt=alt.get(thread.id, ""),
+            boost=boosts.get(thread.id, 0.0),
             tags=thread.tag_names,
             state="solved" if accepted else "open",
             accepted_score=accepted.score if accepted else 0,
@@ -57,9 +60,55 @@ def thread_docs(session: Session, ids: Sequence[int]) -> dict[int, SearchDoc]:
     return docs
 
 
-def thread_alt_text(session: Session, thread: Thread) -> str:
-    """Alternate wordings of a thread (other questions marked as its duplicates)."""
-    return ""
+def alternate_wordings(session: Session, ids: Sequence[int]) -> dict[int, str]:
+    """Titles and questions of the duplicates closed into each thread: other ways to ask it."""
+    if not ids:
+        return {}
+    out: dict[int, list[str]] = {}
+    rows = session.execute(
+        select(Thread.duplicate_of_id, Thread.title, Thread.body_md).where(
+            Thread.duplicate_of_id.in_(ids), Thread.hidden.is_(False)
+        )
+    )
+    for original_id, title, body in rows:
+        out.setdefault(original_id, []).append(f"{title}. {body[:1000]}")
+    return {k: " ".join(v) for k, v in out.items()}
+
+
+def quality_boosts(session: Session, kind: str, ids: Sequence[int]) -> dict[int, float]:
+    """The bounded ranking boost from 'was this helpful?' answers and concierge link clicks."""
+    from sqlalchemy import case, func
+
+    from kb.concierge.models import Click, Mention
+    from kb.feedback import boost
+    from kb.models import Feedback
+
+    if not ids:
+        return {}
+    votes = {
+        target_id: (int(yes), int(no))
+        for target_id, yes, no in session.execute(
+            select(
+                Feedback.target_id,
+                func.sum(case((Feedback.helpful.is_(True), 1), else_=0)),
+                func.sum(case((Feedback.helpful.is_(False), 1), else_=0)),
+            )
+            .where(Feedback.target_kind == kind, Feedback.target_id.in_(ids))
+            .group_by(Feedback.target_id)
+        )
+    }
+    clicks = {
+        target_id: int(count)
+        for target_id, count in session.execute(
+            select(Mention.matched_id, func.count(Click.id))
+            .join(Click, Click.mention_id == Mention.id)
+            .where(Mention.matched_kind == kind, Mention.matched_id.in_(ids))
+            .group_by(Mention.matched_id)
+        )
+    }
+    return {
+        i: boost(*votes.get(i, (0, 0)), clicks=clicks.get(i, 0)) for i in set(votes) | set(clicks)
+    }
 
 
 def article_docs(session: Session, ids: Sequence[int]) -> dict[int, SearchDoc]:
@@ -67,8 +116,11 @@ def article_docs(session: Session, ids: Sequence[int]) -> dict[int, SearchDoc]:
     if not ids:
         return {}
     docs = {}
+    boosts = quality_boosts(session, "article", ids)
     for article in session.scalars(
-        select(Article).where(Article.id.in_(ids)).options(selectinload(Article.tags))
+        select(Article)
+        .where(Article.id.in_(ids), Article.published.is_(True))
+        .options(selectinload(Article.tags))
     ):
         docs[article.id] = SearchDoc(
             kind="article",
@@ -77,6 +129,7 @@ def article_docs(session: Session, ids: Sequence[int]) -> dict[int, SearchDoc]:
             body=f"{article.summary} {plain_text(article.body_html)}",
             tags=article.tag_names,
             state="article",
+            boost=boosts.get(article.id, 0.0),
         )
     return docs
 

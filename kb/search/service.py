@@ -97,6 +97,11 @@ def run_search(
                 result.query = suggestion
     elif len(found.hits) < 3 and page == 1:
         result.suggestion = backend().suggest(query)
+    if page == 1 and not (tag or state or kind) and _nothing_good(query, found.hits):
+        from kb.gaps import record_gap
+
+        record_gap(result.corrected_from or query, "search")
+        db.session.commit()
     result.has_next = len(found.hits) > per_page
     result.hits = found.hits[:per_page]
     result.total = found.total
@@ -104,9 +109,21 @@ def run_search(
     return result
 
 
+def _nothing_good(query: str, hits: list[SearchHit]) -> bool:
+    """No hit, or the best one shares less than half of the query's words."""
+    terms = set(backend().analyze(query))
+    if not terms:
+        return False
+    if not hits:
+        return True
+    top = hits[0]
+    covered = terms & set(backend().analyze(f"{top.title} {' '.join(top.tags)} {top.body_start}"))
+    return len(covered) / len(terms) < WEAK_SCORE
+
+
 def match(text: object, limit: int = 5) -> list[dict[str, Any]]:
     """The best threads and articles for a free-text question (the concierge's matcher)."""
-    query = normalize_query(text)
+    query = normalize_query(clean_question(text))
     if not query:
         return []
     limit = max(1, min(int(limit), 50))
@@ -134,3 +151,60 @@ def match(text: object, limit: int = 5) -> list[dict[str, Any]]:
             }
         )
     return out
+
+
+WEAK_SCORE = 0.5  # a best hit covering less of the query than this counts as "nothing good"
+
+
+def clean_question(text: object) -> str:
+    """A question or tweet as plain words: handles, links, emoji and slang handled."""
+    from kb.concierge.cleaning import clean_tweet
+    from kb.concierge.matching import slang_table
+
+    raw = text if isinstance(text, str) else ""
+    return clean_tweet(raw[: MAX_QUERY * 4], account_handle="", slang=slang_table())
+
+
+def similar_threads(
+    title: object, limit: int = 5, exclude: int | None = None
+) -> list[dict[str, Any]]:
+    """Threads like a question title, solved first, with the accepted answer's first line."""
+    from kb.models import Answer
+    from kb.views.helpers import opening_sentence
+
+    query = normalize_query(clean_question(title))
+    if len(backend().analyze(query)) < 2:
+        return []
+    found = backend().search(query, kind="thread", limit=12, mode="any", snippets=False)
+    hits = [h for h in found.hits if h.db_id != exclude]
+    if not hits:
+        return []
+    top = hits[0].text_score
+    hits = [h for h in hits if h.text_score >= 0.35 * top]
+    hits.sort(key=lambda h: (not h.solved, -h.score))
+    hits = hits[:limit]
+    accepted = {}
+    ids = [h.db_id for h in hits if h.solved]
+    if ids:
+        rows = db.session.execute(
+            select(Thread.id, Answer.body_html)
+            .join(Answer, Answer.id == Thread.accepted_answer_id)
+            .where(Thread.id.in_(ids))
+        )
+        accepted = {thread_id: opening_sentence(html, 160) for thread_id, html in rows}
+    return [
+        {
+            "id": h.db_id,
+            "title": h.title,
+            "url": thread_path(h.db_id, h.title),
+            "solved": h.solved,
+            "answer": accepted.get(h.db_id, ""),
+        }
+        for h in hits
+    ]
+
+
+def related_threads(thread: Thread, limit: int = 5) -> list[dict[str, Any]]:
+    """More like this: threads sharing the title's and tags' words, solved first."""
+    text = f"{thread.title} {' '.join(thread.tag_names)}"
+    return similar_threads(text, limit=limit, exclude=thread.id)

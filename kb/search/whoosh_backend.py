@@ -319,6 +319,15 @@ class WhooshBackend:
                 out.append(word)
         return " ".join(out) if changed else None
 
+    def baseline_search(self, text: str, limit: int = 10) -> list[SearchHit]:
+        """Plain BM25 over titles only, any term: the yardstick `kb eval --baseline` reports."""
+        searcher = self._searcher()
+        terms = self.analyze(text)[:32]
+        if not terms:
+            return []
+        q = query.Or([query.Term("title", t) for t in terms])
+        return [self._hit(h, False) for h in searcher.search(q, limit=limit)]
+
     def term_weights(self, terms: list[str]) -> dict[str, float]:
         """Inverse document frequency of each index term: rare words say more."""
         searcher = self._searcher()

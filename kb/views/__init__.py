@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Flask, abort, request
+from flask import Flask, request
 from werkzeug.routing import BaseConverter
 
 from kb.errors import OperationError
@@ -25,12 +25,10 @@ class IdConverter(BaseConverter):
 def page_arg() -> int:
     """The ?page= number: 1 for anything odd, 404 past a sane limit."""
     raw = request.args.get("page", "1")
-    if not raw.isdigit() or len(raw) > 6:
+    if not raw.isdigit():
         return 1
-    page = int(raw)
-    if page > 100_000:
-        abort(404)
-    return max(page, 1)
+    # Past the last page is simply an empty page; cap absurd numbers before they reach SQL.
+    return max(1, min(int(raw[:7]), 100_000))
 
 
 def form_errors(err: OperationError) -> dict[str, str]:
@@ -40,11 +38,11 @@ def form_errors(err: OperationError) -> dict[str, str]:
 
 def init_app(app: Flask) -> None:
     """Register converters, template helpers and blueprints."""
-    from kb.views import articles, concierge, moderation, search, shortlinks, threads, users
+    from kb.views import articles, concierge, moderation, reuse, search, shortlinks, threads, users
 
     app.url_map.converters["id"] = IdConverter
     from kb.views.helpers import register_template_helpers
 
     register_template_helpers(app)
-    for module in (threads, articles, search, users, moderation, shortlinks, concierge):
+    for module in (threads, articles, search, users, moderation, shortlinks, concierge, reuse):
         app.register_blueprint(module.bp)

@@ -5,15 +5,18 @@ from __future__ import annotations
 import difflib
 from typing import Any
 
-from flask import Blueprint, abort, flash, redirect, render_template, request
+from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request
 from flask_login import current_user, login_required
+from sqlalchemy import select
 
 from kb import threads as ops
 from kb.errors import OperationError
-from kb.models import Answer, Thread
+from kb.models import Answer, Tag, Thread
+from kb.search.service import similar_threads
 from kb.validation import TAG_RE
 from kb.views import form_errors, page_arg
 from kb.views.helpers import thread_url
+from kb.views.reuse import reuse_context
 
 bp = Blueprint("threads", __name__)
 
@@ -47,6 +50,8 @@ def tag(tag: str) -> str:
     """Threads with one tag."""
     if len(tag) > 30 or not TAG_RE.match(tag):
         abort(404)
+    if ops.db.session.scalar(select(Tag.id).where(Tag.name == tag)) is None:
+        abort(404)  # an unknown tag is a missing page, not an empty list
     tab = request.args.get("tab", "recent")
     if tab not in ops.TABS:
         tab = "recent"
@@ -65,7 +70,9 @@ def show(thread_id: int, slug: str | None = None) -> Any:
     if slug != thread.slug:
         return redirect(thread_url(thread), 301)
     data = ops.thread_page_data(thread, _viewer())
-    return render_template("threads/show.html", thread=thread, **data, errors={})
+    return render_template(
+        "threads/show.html", thread=thread, **data, **reuse_context(thread), errors={}
+    )
 
 
 @bp.route("/ask", methods=["GET", "POST"])
@@ -76,8 +83,16 @@ def ask() -> Any:
     mention = request.values.get("mention", "")
     mention = mention if mention.isdigit() and len(mention) <= 18 else ""
     errors: dict[str, str] = {}
+    similar: list[dict[str, Any]] = []
     if request.method == "POST":
         values = {k: request.form.get(k, "") for k in ("title", "body", "tags")}
+        if not request.form.get("confirmed"):
+            # Without JavaScript, show similar threads first; "none of these" posts it.
+            similar = similar_threads(values["title"])
+            if similar:
+                return render_template(
+                    "threads/ask.html", values=values, errors={}, mention=mention, similar=similar
+                )
         try:
             thread = ops.ask_thread(current_user, **values)
         except OperationError as err:
@@ -89,9 +104,16 @@ def ask() -> Any:
                 link_thread_to_mention(thread, int(mention))
             flash("Your question is posted. You'll see answers here.", "success")
             return redirect(thread_url(thread))
-    return render_template("threads/ask.html", values=values, errors=errors), (
-        400 if errors else 200
-    )
+    return render_template(
+        "threads/ask.html", values=values, errors=errors, mention=mention, similar=similar
+    ), (400 if errors else 200)
+
+
+@bp.get("/ask/similar")
+def similar() -> Any:
+    """Threads similar to a title being typed (JSON for the ask page's script)."""
+    title = request.args.get("title", "")[:300]
+    return jsonify({"threads": similar_threads(title)})
 
 
 @bp.post("/t/<id:thread_id>/answer")
@@ -105,8 +127,9 @@ def answer(thread_id: int) -> Any:
     except OperationError as err:
         data = ops.thread_page_data(thread, current_user)
         return render_template(
-            "threads/show.html", thread=thread, **data, errors=form_errors(err), answer_body=body
-        ), err.status
+            "threads/show.html", thread=thread, **data, **reuse_context(thread),
+            errors=form_errors(err), answer_body=body,
+        ), err.status  # fmt: skip
     flash("Thanks! Your answer is posted.", "success")
     return redirect(thread_url(thread, new.id))
 

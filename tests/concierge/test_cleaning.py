@@ -59,7 +59,10 @@ def test_load_slang_reads_a_given_file(tmp_path: Path) -> None:
         ("wait.......", "wait..."),
         ("pls fix my acct asap", "please fix my account as soon as possible"),
         ("Pls help u r great", "Please help you r great"),
-        ("thx, ur wifi cant connect bc of rn", "thanks, your wifi can't connect because of right now"),
+        (
+            "thx, ur wifi cant connect bc of rn",
+            "thanks, your wifi can't connect because of right now",
+        ),
         ("w/ the hub3 w/o the skylarkhub", "with the hub 3 without the skylark hub"),
         ("my bb and net are down b4 2day", "my broadband and internet are down before today"),
         ("wi-fi and wify and WiFi", "wifi and wifi and WiFi"),
@@ -87,11 +90,13 @@ def test_clean_tweet(raw: str, expected: str) -> None:
     "raw",
     [
         "\u05d4\u05d0\u05d9\u05e0\u05d8\u05e8\u05e0\u05d8 \u05dc\u05d0 \u05e2\u05d5\u05d1\u05d3?",
-        "\u0627\u0644\u0625\u0646\u062a\u0631\u0646\u062a \u0644\u0627 \u064a\u0639\u0645\u0644\u061f",
+        "\u0627\u0644\u0625\u0646\u062a\u0631\u0646\u062a"
+        " \u0644\u0627 \u064a\u0639\u0645\u0644\u061f",
         "\u79c1\u306e\u30eb\u30fc\u30bf\u30fc\u304c\u52d5\u304b\u306a\u3044",
         "\ud55c\uad6d\uc5b4 \uc778\ud130\ub137",
         "\u0928\u0947\u091f \u0928\u0939\u0940\u0902 \u091a\u0932 \u0930\u0939\u093e \u0939\u0948",
-        "\u0418\u043d\u0442\u0435\u0440\u043d\u0435\u0442 \u043d\u0435 \u0440\u0430\u0431\u043e\u0442\u0430\u0435\u0442",
+        "\u0418\u043d\u0442\u0435\u0440\u043d\u0435\u0442"
+        " \u043d\u0435 \u0440\u0430\u0431\u043e\u0442\u0430\u0435\u0442",
     ],
 )
 def test_letters_of_any_script_are_kept(raw: str) -> None:

@@ -107,7 +107,10 @@ def test_topic_that_cannot_fit_falls_back_to_a_sentence_without_it() -> None:
         ("mail jo@example.com now", "mail now"),
         ("...Why is wifi slow?", "Why is wifi slow"),
         ("\u202eevil\u202c text", "evil text"),
-        ("\u05e9\u05dc\u05d5\u05dd \u05e2\u05d5\u05dc\u05dd", "\u05e9\u05dc\u05d5\u05dd \u05e2\u05d5\u05dc\u05dd"),
+        (
+            "\u05e9\u05dc\u05d5\u05dd \u05e2\u05d5\u05dc\u05dd",
+            "\u05e9\u05dc\u05d5\u05dd \u05e2\u05d5\u05dc\u05dd",
+        ),
     ],
 )
 def test_sanitise_topic(topic: str, expected: str) -> None:

@@ -34,6 +34,9 @@ def decide(
     return triage(facts, suppressed=suppressed, replied_conversations=replied, cleaned_text=cleaned)
 
 
+JAPANESE = "\u79c1\u306e\u30eb\u30fc\u30bf\u30fc\u304c\u52d5\u304b\u306a\u3044"
+ARABIC = "\u0627\u0644\u0625\u0646\u062a\u0631\u0646\u062a \u0644\u0627 \u064a\u0639\u0645\u0644"
+HEBREW = "\u05d4\u05d0\u05d9\u05e0\u05d8\u05e8\u05e0\u05d8 \u05dc\u05d0 \u05e2\u05d5\u05d1\u05d3"
 CJK_280 = "\u79c1\u306e\u30eb\u30fc\u30bf\u30fc" * 46 + "\u52d5\u304b\u306a\u3044"
 
 CASES = [
@@ -110,9 +113,10 @@ CASES = [
     ("@SkylarkHelps moving house next week, what do I do with the router", "help"),
     ("@SkylarkHelps error code E42 on the TV box", "help"),
     ("@SkylarkHelps hub\u200b3 keeps\u200b dropping", "help"),
-    ("@SkylarkHelps \u79c1\u306e\u30eb\u30fc\u30bf\u30fc\u304c\u52d5\u304b\u306a\u3044\uff1f", "help"),
-    ("@SkylarkHelps \u0627\u0644\u0625\u0646\u062a\u0631\u0646\u062a \u0644\u0627 \u064a\u0639\u0645\u0644\u061f", "help"),
-    ("@SkylarkHelps \u05d4\u05d0\u05d9\u05e0\u05d8\u05e8\u05e0\u05d8 \u05dc\u05d0 \u05e2\u05d5\u05d1\u05d3?", "help"),
+    ("@SkylarkHelps " + JAPANESE + "\uff1f", "help"),
+    ("@SkylarkHelps " + JAPANESE, "no_reply"),
+    ("@SkylarkHelps " + ARABIC + "\u061f", "help"),
+    ("@SkylarkHelps " + HEBREW + "?", "help"),
     ("@SkylarkHelps my wifi \u4e0d\u884c is down", "help"),
     ("@SkylarkHelps \u00bfpor qu\u00e9 no funciona el wifi?", "help"),
     # nothing left to read
@@ -211,7 +215,10 @@ def test_no_conversation_id_is_fine() -> None:
         ("order #SK-44821 lost", "order [redacted] lost"),
         ("my password is hunter2", "my password is [redacted]"),
         ("no private data, 500 Mbps", "no private data, 500 Mbps"),
-        ("link https://t.co/12345678901 @user123456789", "link https://t.co/12345678901 @user123456789"),
+        (
+            "link https://t.co/12345678901 @user123456789",
+            "link https://t.co/12345678901 @user123456789",
+        ),
         ("zero\u200bwidth 0770\u200b0 900123", "zerowidth [redacted]"),
     ],
 )
