@@ -9,7 +9,8 @@ from flask import Flask
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Assemble the application: settings, database, search index, web layer, CLI."""
-    from kb import auth, cli, concierge, config, db, markup, search, security, views
+    import kb.notifications as notifications
+    from kb import api, auth, cli, concierge, config, db, markup, search, security, views, webhooks
 
     app = Flask(
         __name__,
@@ -25,5 +26,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     auth.init_app(app)
     concierge.init_app(app)
     views.init_app(app)
+    api.init_app(app)
+    webhooks.init_app(app)
+    notifications.init_app(app)
     cli.init_app(app)
     return app

@@ -93,8 +93,10 @@ def serve_command(host: str, port: int, demo_concierge: bool) -> None:
     standin = None
     if demo_concierge:
         from kb.concierge.demo import start_demo
+        from kb.webhooks.worker import start_thread as start_webhook_worker
 
         standin, _stop = start_demo(app)
+        start_webhook_worker(app)
         click.echo("X stand-in on http://127.0.0.1:8787; drafts wait at /concierge (staff).")
     click.echo(f"Concierge KB is running at http://{host}:{port}/  (Ctrl-C to stop)")
     try:

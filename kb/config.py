@@ -51,6 +51,15 @@ class Defaults:
     CONCIERGE_AUTHOR_HOURLY_BUDGET = 3
     CONCIERGE_BOT_HANDLES = ""
 
+    # Outgoing mail for `kb digest send` (the password comes from KB_SMTP_PASSWORD only).
+    SMTP_HOST = ""  # empty: email is off
+    SMTP_PORT = 25
+    SMTP_USER = ""
+    SMTP_PASSWORD = ""
+    SMTP_FROM = ""
+    SMTP_STARTTLS = False
+    SMTP_TIMEOUT = 10.0
+
 
 def init_app(app: Flask, test_config: dict[str, Any] | None = None) -> None:
     """Load the settings layers into app.config and fill in derived paths."""

@@ -12,7 +12,7 @@ import os
 import re
 import signal
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing.connection import Connection
 from typing import Any
@@ -191,16 +191,62 @@ def render_markdown(text: str) -> str:
     return _renderer.render(text, _budget)
 
 
+def _warm_worker() -> None:
+    """Build the renderer when a pool process starts, outside any post's budget."""
+    global _md
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    _md = _build_markdown()
+    sanitize_html("")
+
+
+def _render_batch(texts: list[str], budget: float) -> list[str | None]:
+    """Render a batch in a pool process, each text with its own budget."""
+    return [_render_here(text, budget) for text in texts]
+
+
+class RenderPool:
+    """Renderer processes kept for many batches (a bulk import renders chunk after chunk).
+
+    Starting processes costs about a second each time: one pool for a whole import instead
+    of one per chunk, and `submit` returns at once so the caller can write the previous
+    chunk while this one renders.
+    """
+
+    def __init__(self, workers: int | None = None) -> None:
+        self.workers = workers or max(1, min(os.cpu_count() or 1, 4))
+        ctx = multiprocessing.get_context("spawn")
+        self._pool = ProcessPoolExecutor(
+            max_workers=self.workers, mp_context=ctx, initializer=_warm_worker
+        )
+
+    def submit(self, texts: Iterable[str]) -> Callable[[], list[str | None]]:
+        """Start rendering; the returned function waits for the results, in order."""
+        items = list(texts)
+        size = max(1, min(500, len(items) // (self.workers * 4) or 1))
+        futures = [
+            self._pool.submit(_render_batch, items[i : i + size], _budget)
+            for i in range(0, len(items), size)
+        ]
+        return lambda: [html for future in futures for html in future.result()]
+
+    def close(self) -> None:
+        """Stop the processes."""
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+    def __enter__(self) -> RenderPool:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
 def render_many(texts: Iterable[str], workers: int | None = None) -> list[str | None]:
     """Render many texts in parallel processes; None where one ran out of time."""
     items = list(texts)
     if not items:
         return []
-    workers = workers or max(1, min(os.cpu_count() or 1, 4))
-    ctx = multiprocessing.get_context("spawn")
-    chunk = max(1, min(500, len(items) // (workers * 4) or 1))
-    with ProcessPoolExecutor(max_workers=workers, mp_context=ctx) as pool:
-        return list(pool.map(_render_here, items, [_budget] * len(items), chunksize=chunk))
+    with RenderPool(workers) as pool:
+        return pool.submit(items)()
 
 
 def plain_text(html: str) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from typing import Any
 
 from flask import Flask, Response, g, render_template, request
 from flask_wtf.csrf import CSRFError, CSRFProtect
@@ -58,22 +59,35 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals["csp_nonce"] = csp_nonce
     app.after_request(_headers)
 
+    from kb.api import api_error, is_api_request
+    from kb.api.common import ApiError
+
     @app.errorhandler(CSRFError)
-    def _csrf(err: CSRFError) -> tuple[str, int]:
+    def _csrf(err: CSRFError) -> Any:
         return error_page(400, "Your form expired or came from another site. Reload and retry.")
 
+    @app.errorhandler(ApiError)
+    def _api(err: ApiError) -> Any:
+        return api_error(err)
+
     @app.errorhandler(OperationError)
-    def _operation(err: OperationError) -> tuple[str, int]:
+    def _operation(err: OperationError) -> Any:
+        if is_api_request():
+            return api_error(err)
         return error_page(err.status, err.message)
 
     @app.errorhandler(HTTPException)
-    def _http(err: HTTPException) -> tuple[str, int] | HTTPException:
+    def _http(err: HTTPException) -> Any:
         if err.code is None or err.code < 400:
             return err
+        if is_api_request():
+            return api_error(err)
         message = None if err.code in (404, 500) else err.description
         return error_page(err.code, message)
 
     @app.errorhandler(Exception)
-    def _crash(err: Exception) -> tuple[str, int]:
+    def _crash(err: Exception) -> Any:
         log.exception("unhandled error on %s %s", request.method, request.path)
+        if is_api_request():
+            return api_error(err)
         return error_page(500)

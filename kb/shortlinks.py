@@ -18,6 +18,8 @@ from kb.urls import article_path, thread_path
 ALPHABET = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 KIND_PREFIX = {"thread": "t", "answer": "a", "article": "k"}
 REPLY_PREFIX = "c"
+# Ids are Integer columns: int4 on PostgreSQL, where a bigger number is an error, not a miss.
+MAX_DB_ID = 2**31 - 1
 PREVIEW_AGENTS = (
     "twitterbot", "facebookexternalhit", "facebot", "slackbot", "linkedinbot", "discordbot",
     "whatsapp", "telegrambot", "skypeuripreview", "embedly", "pinterest", "redditbot",
@@ -95,7 +97,7 @@ def resolve(code: str) -> tuple[str, int | None] | None:
             return None
         return link.target_path, link.mention_id
     db_id = from_base62(rest)
-    if db_id is None or db_id > 2**62:
+    if db_id is None or db_id > MAX_DB_ID:
         return None
     if prefix == "t":
         thread = db.session.get(Thread, db_id)
@@ -129,5 +131,8 @@ def record_click(code: str, mention_id: int | None, referrer: str) -> None:
             host = (urlsplit(referrer).hostname or "")[:255]
         except ValueError:
             host = ""
+    # End the read transaction first: this GET then writes in a transaction of its own,
+    # which waits for the lock instead of failing to upgrade a stale read snapshot.
+    db.session.rollback()
     db.session.add(Click(code=code, mention_id=mention_id, referrer_host=host))
     db.session.commit()

@@ -13,6 +13,7 @@ from sqlalchemy.exc import IntegrityError
 
 from kb.db import db
 from kb.errors import NotFound, PermissionDenied, ValidationError
+from kb.events import emit
 from kb.markup import RenderTimeout, render_markdown
 from kb.models import Answer, Comment, Flag, Revision, Tag, Thread, User, Vote, utcnow
 from kb.search import queue_index
@@ -100,6 +101,7 @@ def ask_thread(
         )
     )
     queue_index("thread", thread.id)
+    emit("thread.created", {"thread_id": thread.id, "actor_id": author.id})
     _commit()
     return thread
 
@@ -132,6 +134,7 @@ def post_answer(thread: Thread, author: User, *, body: object) -> Answer:
         .values(answer_count=Thread.answer_count + 1, last_activity=now)
     )
     queue_index("thread", thread.id)
+    emit("answer.created", {"thread_id": thread.id, "answer_id": answer.id, "actor_id": author.id})
     _commit()
     return answer
 
@@ -151,6 +154,12 @@ def post_comment(
     )
     db.session.add(comment)
     db.session.execute(update(Thread).where(Thread.id == thread.id).values(last_activity=utcnow()))
+    db.session.flush()
+    emit(
+        "comment.created",
+        {"thread_id": thread.id, "answer_id": comment.answer_id, "comment_id": comment.id,
+         "actor_id": author.id},
+    )  # fmt: skip
     _commit()
     return comment
 
@@ -282,7 +291,7 @@ def can_accept(user: User | None, thread: Thread) -> bool:
     return user is not None and (user.id == thread.author_id or user.is_moderator)
 
 
-def _set_accepted(thread: Thread, answer: Answer | None) -> None:
+def _set_accepted(thread: Thread, answer: Answer | None, actor_id: int) -> None:
     previous = (
         db.session.get(Answer, thread.accepted_answer_id) if thread.accepted_answer_id else None
     )
@@ -296,6 +305,9 @@ def _set_accepted(thread: Thread, answer: Answer | None) -> None:
     if answer is not None:
         from kb.concierge.service import on_thread_solved
 
+        emit(
+            "thread.solved", {"thread_id": thread.id, "answer_id": answer.id, "actor_id": actor_id}
+        )
         on_thread_solved(thread)  # a customer who asked on X hears back (one follow-up, approved)
     _commit()
 
@@ -308,7 +320,7 @@ def accept_answer(thread: Thread, answer: Answer, user: User) -> None:
         raise NotFound("That answer is not part of this thread.")
     if thread.accepted_answer_id == answer.id:
         return
-    _set_accepted(thread, answer)
+    _set_accepted(thread, answer, user.id)
 
 
 def unaccept_answer(thread: Thread, user: User) -> None:
@@ -317,7 +329,7 @@ def unaccept_answer(thread: Thread, user: User) -> None:
         raise PermissionDenied("Only the person who asked (or a moderator) can change this.")
     if thread.accepted_answer_id is None:
         return
-    _set_accepted(thread, None)
+    _set_accepted(thread, None, user.id)
 
 
 FLAG_MODELS = {"thread": Thread, "answer": Answer, "comment": Comment}

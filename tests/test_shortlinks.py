@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from kb.concierge.models import Click, Mention, ShortLink
 from kb.db import db
 from kb.shortlinks import (
+    MAX_DB_ID,
     content_code,
     create_reply_link,
     from_base62,
@@ -19,6 +20,7 @@ from kb.shortlinks import (
     resolve,
     to_base62,
 )
+from tests.test_postgres import pg_app, pg_url  # noqa: F401  (a throwaway PostgreSQL server)
 
 ARTICLE = """---
 title: Reset your Hub 3
@@ -205,6 +207,13 @@ def test_unknown_codes_are_a_404_with_a_search_box(client, code):
     assert 'type="search"' in html and 'name="q"' in html
     assert "Set-Cookie" not in response.headers
     assert clicks() == []
+
+
+def test_ids_beyond_an_integer_column_are_a_404_on_postgres(pg_app):
+    # SQLite stores any 64-bit id; PostgreSQL's int4 columns raise on bigger ones.
+    client = pg_app.test_client()
+    for code in ("tzzzzzzzzzz", "a" + to_base62(2**31), "k" + "z" * 10, "t" + to_base62(MAX_DB_ID)):
+        assert client.get(f"/s/{code}").status_code == 404, code
 
 
 def test_missing_ids_are_a_404(client, make_thread):

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 
 from kb.db import db
 from kb.errors import NotFound, PermissionDenied, ValidationError
-from kb.models import Answer, Comment, Flag, Revision, Tag, Thread, User, Vote
+from kb.models import Answer, Comment, Flag, Tag, Thread, User, Vote
 from kb.search import search
 from kb.threads import (
     accept_answer,
@@ -208,7 +208,11 @@ def test_author_edits_own_question_and_every_revision_is_kept(make_user, make_th
     assert fresh.edited is not None
     old, new = revisions_of("thread", thread.id)
     assert (old.title, old.body_md, old.tags) == (TITLE, BODY, "router hub-3")
-    assert (new.title, new.body_md, new.tags) == ("Hub 3 light stays amber", new_body, "router wifi")
+    assert (new.title, new.body_md, new.tags) == (
+        "Hub 3 light stays amber",
+        new_body,
+        "router wifi",
+    )
     assert new.editor_id == ann.id
 
 
@@ -496,7 +500,9 @@ def test_answers_ordered_accepted_then_score_then_age(make_user, make_thread, ma
 
 
 def test_flag_then_hide_thread_hides_it_from_members_lists_and_search(make_user, make_thread):
-    thread = make_thread(title="Cheap watches for sale here today", body="Visit my shop for cheap watches " * 3)
+    thread = make_thread(
+        title="Cheap watches for sale here today", body="Visit my shop for cheap watches " * 3
+    )
     assert search("watches").total == 1
     reporter, mod, member = make_user("rita"), make_user("mia", role="moderator"), make_user()
     flag = flag_post(reporter, "thread", thread.id, reason="  Spam   advert  ")
@@ -522,7 +528,10 @@ def test_flag_then_hide_thread_hides_it_from_members_lists_and_search(make_user,
 def test_hiding_an_answer(make_user, make_thread, make_answer):
     ann, bob = make_user("ann"), make_user("bob")
     thread = make_thread(author=ann)
-    keep, spam = make_answer(thread), make_answer(thread, body="Buy cheap watches at my shop today!", author=bob)
+    keep, spam = (
+        make_answer(thread),
+        make_answer(thread, body="Buy cheap watches at my shop today!", author=bob),
+    )
     mod = make_user("mia", role="moderator")
 
     resolve_flag(flag_post(ann, "answer", spam.id, reason="Advert"), mod, "hide")
@@ -566,7 +575,9 @@ def test_flag_comment(make_user, make_thread):
     thread = make_thread()
     comment = post_comment(make_user(), thread, body="You are all idiots here.")
     mod = make_user("mia", role="moderator")
-    resolve_flag(flag_post(make_user(), "comment", comment.id, reason="Rude to everyone"), mod, "hide")
+    resolve_flag(
+        flag_post(make_user(), "comment", comment.id, reason="Rude to everyone"), mod, "hide"
+    )
     assert db.session.get(Comment, comment.id).hidden
     assert thread_page_data(thread, None)["comments"] == {}
     assert len(thread_page_data(thread, mod)["comments"][None]) == 1

@@ -257,7 +257,11 @@ def test_settings_form_reports_wrong_current_password(site):
     response = post_form(
         client,
         "/settings",
-        {"current": "not my password", "new": "a brand new password", "confirm": "a brand new password"},
+        {
+            "current": "not my password",
+            "new": "a brand new password",
+            "confirm": "a brand new password",
+        },
         token_from="/settings",
     )
     assert response.status_code == 400
@@ -291,10 +295,18 @@ def test_register_logs_the_new_member_in(site):
 
 def test_cli_creates_a_staff_user(app, runner):
     result = runner.invoke(
-        args=["user", "create", "sam", "--email", "sam@example.com", "--role", "staff",
-              "--password-stdin"],
+        args=[
+            "user",
+            "create",
+            "sam",
+            "--email",
+            "sam@example.com",
+            "--role",
+            "staff",
+            "--password-stdin",
+        ],
         input="a long staff password\n",
-    )  # fmt: skip
+    )
     assert result.exit_code == 0, result.output
     assert "Created staff 'sam'." in result.output
     db.session.rollback()

@@ -28,8 +28,9 @@ from kb.concierge.models import (
 )
 from kb.db import db
 from kb.errors import NotFound, PermissionDenied, ValidationError
+from kb.events import emit
 from kb.models import Answer, Thread, User, utcnow
-from kb.shortlinks import create_reply_link
+from kb.shortlinks import MAX_DB_ID, create_reply_link
 from kb.urls import article_path, thread_path
 
 ACTIVE_STATES = ("draft", "approved", "sending", "sent")
@@ -79,6 +80,8 @@ def store_mentions(mentions: Iterable[Any], newest_id: str | None) -> int:
             )
         )  # fmt: skip
         added += 1
+        db.session.flush()
+        emit("mention.received", {"tweet_id": m.id, "author_username": m.author_username or ""})
     candidates = [newest_id] if newest_id else []
     candidates += list(items)
     current = get_state(CURSOR)
@@ -335,7 +338,7 @@ def parse_target(target: str) -> tuple[str, int]:
     else:
         raise ValidationError("Paste a link to a thread or an answer on this site.", "target")
     model = Answer if kind == "answer" else Thread
-    row = db.session.get(model, db_id)
+    row = db.session.get(model, db_id) if 0 < db_id <= MAX_DB_ID else None
     if row is None or row.hidden:
         raise ValidationError("That thread or answer does not exist.", "target")
     return kind, db_id
@@ -457,17 +460,23 @@ def within_budget(reply: Reply) -> bool:
 def claim_next() -> Reply | None:
     """Mark the next approved reply as sending (committed before any API call)."""
     now = utcnow()
-    candidates = db.session.scalars(
-        select(Reply)
+    candidates = db.session.execute(
+        select(Reply, Mention.author_id)
+        .join(Mention, Mention.id == Reply.mention_id)
         .where(
             Reply.state == "approved",
             or_(Reply.next_attempt_at.is_(None), Reply.next_attempt_at <= now),
         )
         .order_by(Reply.id)
-        .limit(20)
     ).all()
-    for reply in candidates:
+    # Look past every reply whose author is over budget: one busy author must not hold up
+    # everyone queued behind them. Each author's budget is checked once per call.
+    over_budget: set[str] = set()
+    for reply, author_id in candidates:
+        if author_id in over_budget:
+            continue
         if not within_budget(reply):
+            over_budget.add(author_id)
             continue
         claimed = db.session.execute(
             update(Reply)
@@ -485,6 +494,11 @@ def claim_next() -> Reply | None:
 def mark_sent(reply: Reply, tweet_id: str | None) -> None:
     """The reply is on X."""
     reply.state, reply.tweet_id, reply.sent_at, reply.error = "sent", tweet_id, utcnow(), ""
+    emit(
+        "reply.sent",
+        {"reply_id": reply.id, "tweet_id": tweet_id, "in_reply_to": reply.mention.tweet_id,
+         "kind": reply.kind, "text": reply.text},
+    )  # fmt: skip
     db.session.commit()
 
 

@@ -44,6 +44,11 @@ class Stats:
     errors: list[str] = field(default_factory=list)
 
 
+def _end_transaction() -> None:
+    """End the open transaction before calling X: with SQLite it holds the one write lock."""
+    db.session.commit()
+
+
 def gateway_from_config(config: dict[str, Any]) -> XGateway:
     """An X gateway from the KB_X_* settings."""
     return XGateway(
@@ -93,7 +98,9 @@ class Worker:
         """Settle replies left 'sending' by a crash: sent if X has them, else retry."""
         done = 0
         for reply in service.sending_replies():
-            found = self.gateway.find_reply_to(self.account_id, reply.mention.tweet_id)
+            tweet_id = reply.mention.tweet_id
+            _end_transaction()
+            found = self.gateway.find_reply_to(self.account_id, tweet_id)
             if found:
                 service.mark_sent(reply, found)
             else:
@@ -104,6 +111,7 @@ class Worker:
     def poll(self) -> int:
         """Fetch every new mention (all pages) and save them with the cursor at once."""
         since = service.get_state(service.CURSOR) or None
+        _end_transaction()
         mentions: list[Any] = []
         newest: str | None = None
         token: str | None = None
@@ -127,11 +135,13 @@ class Worker:
             reply = service.claim_next()
             if reply is None:
                 break
+            text, parent = reply.text, reply.mention.tweet_id
+            _end_transaction()
             try:
-                tweet_id = self.gateway.create_reply(reply.text, reply.mention.tweet_id)
+                tweet_id = self.gateway.create_reply(text, parent)
             except XDuplicate:
                 # X already has this exact text from us: it was sent before a crash.
-                found = self._find_quietly(reply.mention.tweet_id)
+                found = self._find_quietly(parent)
                 service.mark_sent(reply, found)
             except XForbidden as err:
                 service.mark_failed(reply, f"X refused: {err}")
@@ -143,7 +153,7 @@ class Worker:
                 break
             except XTransient as err:
                 # The post may exist even though the answer was lost: look before retrying.
-                found = self._find_quietly(reply.mention.tweet_id)
+                found = self._find_quietly(parent)
                 if found:
                     service.mark_sent(reply, found)
                 else:

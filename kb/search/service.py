@@ -100,6 +100,7 @@ def run_search(
     if page == 1 and not (tag or state or kind) and _nothing_good(query, found.hits):
         from kb.gaps import record_gap
 
+        db.session.rollback()  # a fresh write transaction (see kb.shortlinks.record_click)
         record_gap(result.corrected_from or query, "search")
         db.session.commit()
     result.has_next = len(found.hits) > per_page

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask, request
-from werkzeug.routing import BaseConverter
+from werkzeug.routing import BaseConverter, ValidationError
 
 from kb.errors import OperationError
 
@@ -16,7 +16,12 @@ class IdConverter(BaseConverter):
     regex = r"[0-9]{1,18}"
 
     def to_python(self, value: str) -> int:
-        return int(value)
+        from kb.shortlinks import MAX_DB_ID
+
+        number = int(value)
+        if number > MAX_DB_ID:  # beyond an Integer column: no such row (and no SQL error)
+            raise ValidationError()
+        return number
 
     def to_url(self, value: Any) -> str:
         return str(int(value))
@@ -46,3 +51,6 @@ def init_app(app: Flask) -> None:
     register_template_helpers(app)
     for module in (threads, articles, search, users, moderation, shortlinks, concierge, reuse):
         app.register_blueprint(module.bp)
+    from kb.views import feeds
+
+    app.register_blueprint(feeds.bp)

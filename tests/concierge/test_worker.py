@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
+from contextlib import closing
 from datetime import datetime, timedelta
 from pathlib import Path
 from types import SimpleNamespace
@@ -228,7 +230,9 @@ def test_a_429_on_mentions_pauses_until_the_reset_and_loses_nothing(
     standin.limits(mentions=0)
     if not reset_header:
         standin.faults("none", rate_limit_no_reset=True)
-    posted = standin.tweets([{"author": f"c{i}", "text": f"@{ACCOUNT} thanks {i}"} for i in range(5)])
+    posted = standin.tweets(
+        [{"author": f"c{i}", "text": f"@{ACCOUNT} thanks {i}"} for i in range(5)]
+    )
 
     stats = worker.once()
     assert stats.fetched == 0 and "rate limited" in stats.errors[0]
@@ -354,6 +358,32 @@ def test_duplicate_content_counts_as_sent(
     assert worker.send() == 1
     assert_sent_once(standin, tweet, reply)
     assert reply.tweet_id == first
+
+
+def test_the_worker_never_holds_the_write_lock_while_waiting_for_x(
+    solved, app: Flask, worker: Worker, standin: Standin, staff
+):
+    # SQLite has one writer: a web request that writes must not wait for X's answers.
+    approved_reply(worker, standin, staff)
+    db.session.commit()
+    standin.faults("slow", count=3, delay=2.0)
+
+    def send() -> None:
+        with app.app_context():
+            worker.send()
+
+    sender = threading.Thread(target=send)
+    sender.start()
+    try:
+        time.sleep(0.5)  # the worker is now waiting for X to post the reply
+        path = app.config["DATABASE_URL"].removeprefix("sqlite:///")
+        with closing(sqlite3.connect(path, timeout=0.5, isolation_level=None)) as other:
+            other.execute("BEGIN IMMEDIATE")
+            other.execute("UPDATE users SET reputation = reputation")
+            other.execute("COMMIT")
+    finally:
+        sender.join(timeout=15)
+        standin.faults("none")
 
 
 # ---------------------------------------------------------------------------- our own posts

@@ -178,7 +178,9 @@ def login_error(client, name: str, password: str):
     """Post the login form; return the response and its error message."""
     token = csrf_token(client, "/login")
     response = client.post("/login", data={"name": name, "password": password, "csrf_token": token})
-    found = re.search(r'<p class="form-error" role="alert" id="login-error">(.*?)</p>', text(response))
+    found = re.search(
+        r'<p class="form-error" role="alert" id="login-error">(.*?)</p>', text(response)
+    )
     return response, html_lib.unescape(found.group(1)) if found else None
 
 
@@ -242,7 +244,12 @@ def test_oversized_request_gets_a_413_page(client, make_user):
     before = row_counts()
     response = client.post(
         "/ask",
-        data={"title": TITLE, "body": "x" * (1024 * 1024 + 1), "tags": "router", "csrf_token": token},
+        data={
+            "title": TITLE,
+            "body": "x" * (1024 * 1024 + 1),
+            "tags": "router",
+            "csrf_token": token,
+        },
     )
     assert response.status_code == 413
     assert "That was too big" in text(response)

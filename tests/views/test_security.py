@@ -83,8 +83,9 @@ def test_every_response_sends_the_security_headers(site, path, status):
 
 def test_each_request_gets_its_own_nonce(site):
     client = site.test_client()
-    nonces = {NONCE.search(client.get("/").headers["Content-Security-Policy"]).group(1)
-              for _ in range(3)}  # fmt: skip
+    nonces = {
+        NONCE.search(client.get("/").headers["Content-Security-Policy"]).group(1) for _ in range(3)
+    }
     assert len(nonces) == 3
 
 
@@ -128,7 +129,9 @@ def test_session_cookie_is_not_secure_on_plain_http(tmp_path):
 def test_login_cookie_has_the_same_flags(site):
     client = site.test_client()
     token = csrf_token(client, "/login")
-    response = client.post("/login", data={"name": "ann", "password": PASSWORD, "csrf_token": token})
+    response = client.post(
+        "/login", data={"name": "ann", "password": PASSWORD, "csrf_token": token}
+    )
     assert response.status_code == 302
     [header] = [h for h in response.headers.getlist("Set-Cookie") if h.startswith("session=")]
     assert "HttpOnly" in header and "SameSite=Lax" in header and "Secure" in header
