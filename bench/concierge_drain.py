@@ -45,6 +45,7 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=1000, help="corpus size")
     parser.add_argument("--batch", type=int, default=100)
     parser.add_argument("--backlog", type=int, default=700, help="most mentions left unfetched")
+    parser.add_argument("--latency", type=float, default=0.0, help="X's answer time, seconds")
     args = parser.parse_args()
     print(f"concierge drain: {args.mentions} mentions over a {args.threads}-thread corpus")
 
@@ -55,6 +56,8 @@ def main() -> int:
             env = site_env(site, standin.url)
             prepare_site(site, env, args.threads)
             standin.post("limits", RELAXED_LIMITS)
+            if args.latency:
+                standin.post("faults", {"mode": "slow", "count": 10**9, "delay": args.latency})
             specs = mention_specs(args.mentions)
             db_path = site / "kb.sqlite3"
             proc = start_worker(env, site / "worker.log")

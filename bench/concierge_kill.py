@@ -1,12 +1,13 @@
 """Kill `kb concierge run` at random moments and check every mention is answered exactly once.
 
-    python bench/concierge_kill.py [--mentions 500] [--kills 50] [--threads 1000] [--seed 1]
+    python bench/concierge_kill.py [--mentions 500] [--kills 50] [--threads 100] [--seed 1]
 
 A fresh site in a temporary directory (`kb init`, then `kb import` of a generated corpus), the
-X stand-in on a free loopback port with relaxed rate limits, customer mentions from the corpus
-vocabulary, autosend on at threshold 0. The worker runs as a subprocess and is SIGKILLed
-0.2-1.5 s after it reports running, `--kills` times; then it runs until every mention is
-decided and every approved reply is sent. Exit status 1 if any check fails.
+X stand-in on a free loopback port with relaxed rate limits and `--latency` seconds per answer,
+customer mentions from the corpus vocabulary, autosend on at threshold 0. The worker runs as a
+subprocess and is SIGKILLed 0.2-1.5 s after it reports running, `--kills` times; then it runs
+until every mention is decided and every approved reply is sent. Exit status 1 if any check
+fails.
 
 The helpers here are shared with bench/concierge_drain.py.
 """
@@ -201,6 +202,15 @@ def finished(db_path: Path, expected: int) -> bool:
     )
 
 
+def phase(now: dict[str, int]) -> str:
+    """What the worker was doing, judged from the database after it was killed."""
+    if now["new"]:
+        return "while deciding"
+    if now.get("approved") or now.get("sending"):
+        return "while sending"
+    return "when idle"
+
+
 def verify(db_path: Path, standin: Standin, customer_tweets: list[dict[str, Any]]) -> list[str]:
     """Check exactly-once against the stand-in; return the problems found (empty: all good)."""
     problems: list[str] = []
@@ -238,8 +248,11 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mentions", type=int, default=500)
     parser.add_argument("--kills", type=int, default=50)
-    parser.add_argument("--threads", type=int, default=1000, help="corpus size")
+    # A small corpus keeps deciding quick, so the kills fall in both the deciding and the
+    # sending phases; with thousands of threads nearly every kill lands while deciding.
+    parser.add_argument("--threads", type=int, default=100, help="corpus size")
     parser.add_argument("--seed", type=int, default=None)
+    parser.add_argument("--latency", type=float, default=0.05, help="X's answer time, seconds")
     parser.add_argument("--min-delay", type=float, default=0.2)
     parser.add_argument("--max-delay", type=float, default=1.5)
     args = parser.parse_args()
@@ -258,15 +271,20 @@ def main() -> int:
             prepare_site(site, env, args.threads)
             print(f"  site ready in {time.monotonic() - started:.1f}s", flush=True)
             standin.post("limits", RELAXED_LIMITS)
+            if args.latency:
+                standin.post("faults", {"mode": "slow", "count": 10**9, "delay": args.latency})
             tweets = standin.tweets(mention_specs(args.mentions))
             db_path, log = site / "kb.sqlite3", site / "worker.log"
 
             started = time.monotonic()
+            phases: Counter[str] = Counter()
             for kill in range(1, args.kills + 1):
                 proc = start_worker(env, log)
                 time.sleep(rng.uniform(args.min_delay, args.max_delay))
                 stop(proc, signal.SIGKILL)
                 now = progress(db_path)
+                phases[phase(now)] += 1
+                phases["left a reply 'sending'"] += bool(now.get("sending"))
                 if kill % 5 == 0 or kill == args.kills:
                     print(f"  kill {kill:3d}: {now}", flush=True)
             proc = start_worker(env, log)
@@ -282,6 +300,7 @@ def main() -> int:
         finally:
             standin.close()
     print(f"  final: {final}")
+    print(f"  kills by phase: {dict(phases)}")
     print(f"  {args.kills} kills and the final run took {elapsed:.1f}s")
     if problems:
         print("FAIL:\n  " + "\n  ".join(problems))

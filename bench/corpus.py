@@ -81,7 +81,9 @@ def make_title(rng: random.Random, topic: dict[str, list[str]]) -> str:
     return _cap(f"{symptom} on {_short(product)} {when}, please help")
 
 
-def _fit(rng: random.Random, head: list[str], tail: str, lo: int, hi: int, more: Callable[[], str]) -> str:
+def _fit(
+    rng: random.Random, head: list[str], tail: str, lo: int, hi: int, more: Callable[[], str]
+) -> str:
     """Join sentences so the text has between lo and hi words."""
     target = rng.randint(lo, hi)
     parts = list(head)
@@ -126,7 +128,9 @@ def make_answer(rng: random.Random, topic: dict[str, list[str]]) -> str:
         if roll < 0.3:
             return f"Mine went from {rng.randint(2, 40)} to {rng.randint(80, 600)} Mbps after doing that."
         if roll < 0.45:
-            return _cap(f"{rng.choice(topic['fix'])} if the {rng.choice(topic['symptom'])} comes back.")
+            return _cap(
+                f"{rng.choice(topic['fix'])} if the {rng.choice(topic['symptom'])} comes back."
+            )
         if roll < 0.55:
             return f"It took about {rng.randint(2, 20)} minutes for the {rng.choice(V.DEVICES)} to reconnect."
         return extra.pop() if extra else rng.choice(V.FILLER)

@@ -116,7 +116,9 @@ def main() -> dict:
     }
     save_result(args.workdir, "search", result)
     for name, s in (("run_search", site), ("whoosh OR baseline", base), ("match", matched)):
-        log(f"{name:>20}: p50 {s['p50_ms']:7.2f} ms  p95 {s['p95_ms']:7.2f} ms  max {s['max_ms']:7.1f}")
+        log(
+            f"{name:>20}: p50 {s['p50_ms']:7.2f} ms  p95 {s['p95_ms']:7.2f} ms  max {s['max_ms']:7.1f}"
+        )
     log(
         f"site target p50<=15/p95<=50 ms: {'PASS' if result['pass_site'] else 'FAIL'}; "
         f"match p95<=30 ms: {'PASS' if result['pass_match'] else 'FAIL'}; "

@@ -147,7 +147,9 @@ def run_wrk(port: int, script: Path | None, path: str, duration: int, conns: int
     }
 
 
-def _client(port: int, paths: list[str], until: float, offset: int, out: multiprocessing.Queue) -> None:
+def _client(
+    port: int, paths: list[str], until: float, offset: int, out: multiprocessing.Queue
+) -> None:
     done = bad = 0
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     i = offset

@@ -196,6 +196,8 @@ def eval_command(path: Path, baseline: bool, as_json: bool) -> None:
 
     try:
         cases = read_cases(path.read_text(encoding="utf-8").splitlines())
+    except UnicodeDecodeError:
+        raise click.ClickException(f"{path}: not UTF-8 text") from None
     except ValidationError as err:
         raise click.ClickException(err.message) from None
     matcher = baseline_matcher if baseline else (lambda text: match(text, limit=10))

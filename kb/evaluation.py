@@ -52,6 +52,9 @@ def read_cases(lines: Iterable[str]) -> list[tuple[str, list[str]]]:
         if not isinstance(query, str) or not isinstance(relevant, list) or not relevant:
             raise ValidationError(f"line {number}: needs a 'query' string and a 'relevant' list")
         cases.append((query, [str(r) for r in relevant]))
+    if not cases:
+        # An empty file would score 0.000 everywhere and exit 0: a silent, misleading pass.
+        raise ValidationError('no queries: write one {"query", "relevant"} object a line')
     return cases
 
 

@@ -30,7 +30,6 @@ FEED_SIZE = 50
 SITEMAP_PAGE_SIZE = 50_000
 # The date in tag: URIs (RFC 4151) is when the name was minted, never "now": ids stay stable.
 TAG_URI_DATE = "2026"
-THREAD_FEEDS = ("recent", "unanswered", "solved")
 EPOCH = datetime(1970, 1, 1)
 # Characters XML 1.0 forbids even when escaped.
 _XML_INVALID = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")

@@ -40,6 +40,16 @@ def app_config(tmp_path: Path, **extra: Any) -> dict[str, Any]:
 def app(tmp_path: Path) -> Iterator[Flask]:
     """An app with a fresh database and search index."""
     app = create_app(app_config(tmp_path))
+
+    @app.teardown_request
+    def _fresh_g(_exc: BaseException | None) -> None:
+        # The fixture keeps one app context open, which test requests reuse: forget what a
+        # request put in `g` (the logged-in user, the CSP nonce) as a real server would.
+        from flask import g
+
+        for name in list(g):
+            g.pop(name, None)
+
     with app.app_context():
         db.create_all()
         yield app
@@ -96,7 +106,11 @@ def make_answer(app: Flask, make_user: Callable[..., Any]) -> Callable[..., Any]
     """Answer a thread: make_answer(thread, body=..., author=...)."""
     from kb.threads import post_answer
 
-    def make(thread: Any, body: str = "Restart the hub by holding the power button for 10 s.", author: Any = None) -> Any:
+    def make(
+        thread: Any,
+        body: str = "Restart the hub by holding the power button for 10 s.",
+        author: Any = None,
+    ) -> Any:
         return post_answer(thread, author or make_user(), body=body)
 
     return make

@@ -203,17 +203,26 @@ def test_a_member_without_reputation_gets_a_message_not_a_closure(client, pair, 
     assert duplicate.duplicate_of_id is None and votes_stored() == 0
 
 
-def test_a_trusted_member_sees_the_vote_count(client, pair, trusted):
-    trusted("ann", "bob")
-    duplicate = pair["duplicate"]
+def test_a_trusted_member_votes_by_pasting_a_link_to_an_answer(client, pair, trusted):
+    trusted("ann")
+    duplicate, original = pair["duplicate"], pair["original"]
     login(client, "ann")
+    link = f"https://kb.skylark.example{path_of(original)}#answer-{original.accepted_answer_id}"
 
-    post_form(client, f"/t/{duplicate.id}/duplicate", {"original": path_of(pair["original"])},
-              path_of(duplicate))  # fmt: skip
+    post_form(client, f"/t/{duplicate.id}/duplicate", {"original": link}, path_of(duplicate))
 
     page = text(client.get(path_of(duplicate)))
     assert "Your duplicate vote is counted." in page
-    assert f"thread {pair['original'].id} (1/3)" in page and "Vote to close" in page
+    assert f"thread {original.id} (1/3)" in page and "Vote to close" in page
+    assert duplicate_votes(duplicate) == [(original.id, 1)]
+
+    post_form(client, f"/t/{duplicate.id}/duplicate", {"original": "https://evil.example/t/1"},
+              path_of(duplicate))  # fmt: skip
+
+    assert "Paste a link to a thread or an answer on this site." in text(
+        client.get(path_of(duplicate))
+    )
+    assert duplicate_votes(duplicate) == [(original.id, 1)]
 
 
 # ---------------------------------------------------------------- search
@@ -283,10 +292,8 @@ def test_reopening_restores_everything(client, pair, trusted, make_user):
     assert "This question has been asked before." not in page
     assert "Post your answer" in page
     assert found(DUPLICATE_TITLE)[0] == duplicate.id
-    answered = post_form(
-        client, f"/t/{duplicate.id}/answer", {"body": "Check the fibre box lights before anything."},
-        path_of(duplicate),
-    )  # fmt: skip
+    body = {"body": "Check the fibre box lights before anything."}
+    answered = post_form(client, f"/t/{duplicate.id}/answer", body, path_of(duplicate))
     assert answered.status_code == 302
 
 
@@ -298,5 +305,3 @@ def test_only_moderators_reopen(pair, make_user, trusted):
         unmark_duplicate(pair["duplicate"], ann)
 
     assert pair["duplicate"].duplicate_of_id == pair["original"].id
-
-

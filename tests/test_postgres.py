@@ -47,7 +47,8 @@ def pg_url() -> Iterator[str]:
     try:
         for _ in range(50):
             ready = subprocess.run(
-                [str(bindir / "pg_isready"), "-h", "127.0.0.1", "-p", str(port)], capture_output=True
+                [str(bindir / "pg_isready"), "-h", "127.0.0.1", "-p", str(port)],
+                capture_output=True,
             )
             if ready.returncode == 0:
                 break

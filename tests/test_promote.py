@@ -7,8 +7,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from flask import g
-from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from kb.articles import load_articles, parse_article, promote_thread
@@ -40,19 +38,9 @@ A line of dashes inside the body is not front matter.
 """
 
 
-class Visitor(FlaskClient):
-    """Another browser. Requests share the test's app context, so forget what flask-login
-    and flask-wtf cached in `g` for the last client before each request."""
-
-    def open(self, *args: Any, **kwargs: Any) -> Any:
-        g.pop("_login_user", None)
-        g.pop("csrf_token", None)
-        return super().open(*args, **kwargs)
-
-
-def visitor(app: Any, name: str | None = None) -> Visitor:
-    """A new client with its own cookies, logged in as `name` if given."""
-    client = Visitor(app, app.response_class, use_cookies=True)
+def visitor(app: Any, name: str | None = None) -> Any:
+    """Another browser: a new client with its own cookies, logged in as `name` if given."""
+    client = app.test_client()
     if name:
         login(client, name)
     return client

@@ -20,7 +20,7 @@ from kb.shortlinks import (
     resolve,
     to_base62,
 )
-from tests.test_postgres import pg_app, pg_url  # noqa: F401  (a throwaway PostgreSQL server)
+from tests import test_postgres
 
 ARTICLE = """---
 title: Reset your Hub 3
@@ -31,6 +31,8 @@ summary: How to restart or factory-reset the Hub 3 when the light is amber.
 
 Hold the power button for ten seconds.
 """
+# A throwaway PostgreSQL server (skipped where PostgreSQL is not installed).
+pg_url, pg_app = test_postgres.pg_url, test_postgres.pg_app
 PREVIEW_AGENTS = [
     "Twitterbot/1.0",
     "facebookexternalhit/1.1 (+http://www.facebook.com/externalhit_uatext.php)",

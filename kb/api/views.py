@@ -30,6 +30,7 @@ from kb.errors import NotFound
 from kb.models import Answer, Article, Tag, Thread, User, article_tags, thread_tags
 from kb.search import backend
 from kb.search.service import KINDS, STATES, hit_urls, match, normalize_query
+from kb.shortlinks import MAX_DB_ID
 from kb.validation import NAME_RE, TAG_RE
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -197,7 +198,9 @@ def create_comment(thread_id: int) -> Any:
     answer = None
     if body.get("answer_id") is not None:
         answer = (
-            db.session.get(Answer, body["answer_id"]) if 0 < body["answer_id"] < 2**62 else None
+            db.session.get(Answer, body["answer_id"])
+            if 0 < body["answer_id"] <= MAX_DB_ID
+            else None
         )
         if answer is None or answer.thread_id != thread.id or answer.hidden:
             raise ApiError(404, "not_found", "No such answer in this thread.", "answer_id")
@@ -238,7 +241,9 @@ def accept(thread_id: int) -> Any:
         ops.unaccept_answer(thread, user)
     else:
         answer = (
-            db.session.get(Answer, body["answer_id"]) if 0 < body["answer_id"] < 2**62 else None
+            db.session.get(Answer, body["answer_id"])
+            if 0 < body["answer_id"] <= MAX_DB_ID
+            else None
         )
         if answer is None:
             raise ApiError(404, "not_found", "No such answer.", "answer_id")

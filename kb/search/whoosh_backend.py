@@ -65,6 +65,13 @@ def _doc_fields(doc: SearchDoc) -> dict[str, Any]:
     }
 
 
+def _has_fuzzy(q: Any) -> bool:
+    """Whether a query has a fuzzy (typo-tolerant) part anywhere inside."""
+    if isinstance(q, query.FuzzyTerm):
+        return True
+    return any(_has_fuzzy(sub) for sub in getattr(q, "subqueries", ()))
+
+
 class WhooshBackend:
     """A Whoosh index in one directory, with a long-lived searcher per thread."""
 
@@ -272,26 +279,35 @@ class WhooshBackend:
             return SearchResults(hits=[], total=0, terms=[])
         wanted = max(offset + limit, RERANK_WINDOW)
         clauses = [self._term_query(searcher, t, fuzzy=True, word=words[t]) for t in terms]
+        # Recording matched terms per document is costly; the highlighter only needs them
+        # to avoid expanding fuzzy terms again for every snippet. Without fuzzy terms the
+        # query's own terms give the same highlights.
+        record = snippets and any(_has_fuzzy(c) for c in clauses)
         results = None
         if mode in ("auto", "all") and len(clauses) > 1:
-            results = searcher.search(query.And(clauses), limit=wanted, filter=filt, terms=snippets)
+            results = searcher.search(query.And(clauses), limit=wanted, filter=filt, terms=record)
             if mode == "auto" and results.scored_length() < min(wanted, 10):
                 results = None
         if results is None:
             q = query.Or(clauses) if len(clauses) > 1 else clauses[0]
-            results = searcher.search(q, limit=wanted, filter=filt, terms=snippets)
+            results = searcher.search(q, limit=wanted, filter=filt, terms=record)
+        ranked = sorted(
+            ((self._hit(h), h) for h in results), key=lambda pair: pair[0].score, reverse=True
+        )
+        page = ranked[offset : offset + limit]
         if snippets:
+            # Snippets re-read and re-analyse each body: only for the hits on this page.
             results.fragmenter = highlight.ContextFragmenter(maxchars=220, surround=60)
             results.formatter = highlight.HtmlFormatter(tagname="mark", between=" … ")
-        hits = [self._hit(h, snippets) for h in results]
-        hits.sort(key=lambda h: h.score, reverse=True)
+            for hit, raw in page:
+                hit.snippet_html = raw.highlights("body", top=2) or ""
         total = results.scored_length() if not results.has_exact_length() else len(results)
         return SearchResults(
-            hits=hits[offset : offset + limit], total=max(total, len(hits)), terms=terms
+            hits=[hit for hit, _ in page], total=max(total, len(ranked)), terms=terms
         )
 
     @staticmethod
-    def _hit(hit: Any, snippets: bool) -> SearchHit:
+    def _hit(hit: Any, snippets: bool = False) -> SearchHit:
         stored = hit.fields()
         kind, _, raw_id = stored["id"].partition(":")
         text_score = float(hit.score)

@@ -28,6 +28,7 @@ bp = Blueprint("feeds", __name__)
 ATOM = "application/atom+xml"
 SITEMAP = "application/xml"
 FEED_MAX_AGE = 300
+SITEMAP_MAX_AGE = 3600
 # Pages that are per-person, forms, or staff tools: nothing there for a search engine.
 ROBOTS_DISALLOW = (
     "/ask", "/login", "/register", "/settings", "/concierge", "/staff", "/moderation",
@@ -111,7 +112,10 @@ def robots() -> Response:
 def _urlset(page: int, counts: tuple[int, int]) -> Response:
     # Streamed: a full file is 50,000 URLs, and no list of them is ever held in memory.
     urls = feeds.sitemap_urls(page, counts)
-    return Response(stream_template("feeds/sitemap.xml", urls=urls), mimetype=SITEMAP)
+    response = Response(stream_template("feeds/sitemap.xml", urls=urls), mimetype=SITEMAP)
+    response.cache_control.public = True
+    response.cache_control.max_age = SITEMAP_MAX_AGE
+    return response
 
 
 @bp.get("/sitemap.xml")

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from tests.browser.conftest import ROOT, live_server  # noqa: F401  (fixture)
+from tests.browser.conftest import ROOT
 
 KB = [sys.executable, "-m", "kb.cli"]
 

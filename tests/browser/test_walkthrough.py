@@ -20,7 +20,9 @@ def register(page: Page, base: str, name: str) -> None:
     expect(page.locator(".flash-success")).to_contain_text(f"Welcome, {name}")
 
 
-def test_ask_answer_vote_accept_search(browser: Browser, live_server: dict[str, Any], shot: Any) -> None:
+def test_ask_answer_vote_accept_search(
+    browser: Browser, live_server: dict[str, Any], shot: Any
+) -> None:
     base = live_server["url"]
     asker = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
     register(asker, base, "asker")

@@ -133,7 +133,7 @@ def test_help_without_a_match_invites_the_community(solved, make_mention, client
     assert "quantum toaster" in query["title"][0].lower()
 
     page = client.get("/concierge/unanswered").get_data(as_text=True)
-    assert f'id="mention-{mention.id}"' in page or "quantum toaster" in page
+    assert f'id="mention-{mention.id}"' in page and "quantum toaster" in page
 
 
 PRIVATE_MENTIONS = {

@@ -145,9 +145,9 @@ def reply_for(tweet_id: str) -> Reply:
 def approved_reply(worker: Worker, standin: Standin, staff: Any) -> tuple[dict[str, Any], Reply]:
     """A customer's tweet, fetched and decided, with its answer approved but not sent."""
     tweet = standin.tweet("maria", HUB_MENTION)
-    worker.send_paused_until = float("inf")  # fetch and decide only
-    worker.once()
-    worker.send_paused_until = 0.0
+    worker.ensure_account()  # the pieces of a pass, without sending
+    worker.poll()
+    service.decide_pending(ACCOUNT_ID, ACCOUNT)
     reply = reply_for(tweet["id"])
     assert reply.kind == "answer"
     service.approve_reply(reply, staff)
@@ -348,6 +348,40 @@ def test_a_reply_left_sending_by_a_crash_is_reconciled(
     assert stats.sent == (0 if on_x else 1)
     assert_sent_once(standin, tweet, reply)
     assert restarted.once().sent == 0
+
+
+@pytest.mark.parametrize("failure", ["crash-before-post", "error503"])
+def test_a_follow_up_is_not_mistaken_for_the_first_reply(
+    solved, worker: Worker, standin: Standin, staff, make_user, make_answer, clock: Clock,
+    failure: str,
+):  # fmt: skip
+    tweet, first = approved_reply(worker, standin, staff)
+    assert worker.send() == 1
+    # The customer asked the community from our link; the thread is solved: a follow-up.
+    asker = make_user("tweeter")
+    from kb.threads import ask_thread
+
+    thread = ask_thread(
+        asker, title="Hub 3 amber again after the fibre box restart", tags=["hub-3"],
+        body="Did the restart in the right order and the light went amber again an hour later.",
+    )  # fmt: skip
+    service.link_thread_to_mention(thread, first.mention_id)
+    accept_answer(thread, make_answer(thread, body="Ask for a line test in the app."), asker)
+    follow_up = next(r for r in first.mention.replies if r.purpose == "follow_up")
+    service.approve_reply(follow_up, staff)
+
+    if failure == "crash-before-post":
+        assert service.claim_next() is follow_up  # then the process died before posting
+        Worker(worker.gateway).once()
+    else:
+        standin.faults(failure, count=1)
+        worker.send()
+    settle(worker, clock, passes=2)
+
+    posted = replies_to(standin, tweet["id"])
+    db.session.refresh(follow_up)
+    assert [p["text"] for p in posted] == [first.text, follow_up.text]
+    assert (follow_up.state, follow_up.tweet_id) == ("sent", posted[1]["id"])
 
 
 def test_duplicate_content_counts_as_sent(

@@ -94,7 +94,14 @@ def test_split_sitemap_continues_from_threads_into_articles(client, make_thread,
     assert list(pages[2]) == [f"{BASE}/a/article-three"]
 
 
-@pytest.mark.parametrize("path", ["/sitemaps/abc.xml", "/sitemaps/99999999999999999999.xml",
-                                  "/sitemaps/999999999999999999.xml", "/sitemaps/-1.xml"])
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/sitemaps/abc.xml",
+        "/sitemaps/99999999999999999999.xml",
+        "/sitemaps/999999999999999999.xml",
+        "/sitemaps/-1.xml",
+    ],
+)
 def test_odd_sitemap_pages_are_missing(client, path):
     assert client.get(path).status_code == 404

@@ -58,7 +58,9 @@ def test_thread_page_describes_the_question_and_visible_answers(
 ):
     thread = make_thread(title="Hub 3 light is amber all day", body="The light is **amber**.")
     set_times(thread, created=hours(1), score=4)
-    best, other, hidden = (make_answer(thread, body=f"Fix number {n}: restart it.") for n in range(3))
+    best, other, hidden = (
+        make_answer(thread, body=f"Fix number {n}: restart it.") for n in range(3)
+    )
     accept_answer(thread, best, thread.author)
     set_times(best, score=2, created=hours(2))
     set_times(other, score=7, created=hours(3))
@@ -84,7 +86,8 @@ def test_thread_page_describes_the_question_and_visible_answers(
             "dateCreated": stamp(hours(2)),
             "url": f"{BASE}/t/{thread.id}/hub-3-light-is-amber-all-day#answer-{best.id}",
             "author": {
-                "@type": "Person", "name": best.author.name,
+                "@type": "Person",
+                "name": best.author.name,
                 "url": f"{BASE}/u/{best.author.name}",
             },  # fmt: skip
         },
@@ -96,7 +99,8 @@ def test_thread_page_describes_the_question_and_visible_answers(
                 "dateCreated": stamp(hours(3)),
                 "url": f"{BASE}/t/{thread.id}/hub-3-light-is-amber-all-day#answer-{other.id}",
                 "author": {
-                    "@type": "Person", "name": other.author.name,
+                    "@type": "Person",
+                    "name": other.author.name,
                     "url": f"{BASE}/u/{other.author.name}",
                 },  # fmt: skip
             }

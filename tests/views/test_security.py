@@ -53,10 +53,8 @@ def build(tmp_path: Path, **config) -> Flask:
     [
         ("/", 200),
         ("/login", 200),
-        ("/register", 200),
         ("/search?q=wifi", 200),
         ("/articles", 200),
-        ("/tags", 200),
         ("/t/999", 404),
         ("/no/such/page", 404),
         ("/ask", 302),
@@ -150,9 +148,7 @@ def where_a_browser_goes(location: str) -> str:
     "target",
     [
         "//evil.com",
-        "//evil.com/t/1",
         "https://evil.com",
-        "http://evil.com/login",
         "https:evil.com",
         "/\\evil.com",
         "\\\\evil.com",

@@ -35,9 +35,7 @@ class Receiver:
     release: threading.Event = field(default_factory=threading.Event)
     lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def respond(
-        self, status: int, body: str = "", delay: float = 0.0, **headers: str
-    ) -> Receiver:
+    def respond(self, status: int, body: str = "", delay: float = 0.0, **headers: str) -> Receiver:
         """Queue the answer to the next request."""
         self.script.append((status, body, delay, headers))
         return self
@@ -84,7 +82,7 @@ def make_receiver() -> Iterator[Callable[[], Receiver]]:
         server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(receiver))
         server.daemon_threads = True
         receiver.url = f"http://127.0.0.1:{server.server_address[1]}/hook"
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread = threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True)
         thread.start()
         started.append((server, receiver, thread))
         return receiver
