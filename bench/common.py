@@ -75,6 +75,16 @@ def summary_ms(seconds: list[float]) -> dict[str, float]:
     }
 
 
+def contention(loops: int = 3_000_000) -> float:
+    """Wall time over CPU time of a fixed pure-Python loop: 1.0 on an idle core, 3.0 when
+    neighbours leave this process a third of a core. Shared machines vary minute to minute."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    total = 0
+    for i in range(loops):
+        total += i
+    return round((time.perf_counter() - wall) / max(1e-9, time.process_time() - cpu), 2)
+
+
 def machine() -> dict[str, Any]:
     """What the numbers were measured on, and how busy it was."""
     mem_kb = 0
@@ -90,6 +100,7 @@ def machine() -> dict[str, Any]:
         "mem_gib": round(mem_kb / 1024 / 1024),
         "python": platform.python_version(),
         "loadavg": [round(x, 2) for x in os.getloadavg()],
+        "contention": contention(),
     }
 
 

@@ -14,8 +14,10 @@ import json
 import os
 import resource
 import shutil
+import sqlite3
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -54,6 +56,18 @@ def parse_baseline(path: Path) -> float:
     return time.perf_counter() - started
 
 
+def _report_progress(workdir: Path, started: float, done: threading.Event) -> None:
+    """Every 20 s, how many threads the database holds (kb import's bar needs a terminal)."""
+    db_path = workdir / "kb.sqlite3"
+    while not done.wait(20):
+        try:
+            with sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=1) as conn:
+                count = conn.execute("SELECT count(*) FROM threads").fetchone()[0]
+        except sqlite3.Error:
+            count = "?"
+        log(f"  import: {count} threads written after {time.perf_counter() - started:.0f}s")
+
+
 def run_import(path: Path, workdir: Path, procs: int, timeout: float) -> dict[str, float | str]:
     """Run `kb import` in a subprocess against a fresh database; wall and CPU seconds."""
     for name in ("kb.sqlite3", "kb.sqlite3-wal", "kb.sqlite3-shm"):
@@ -65,9 +79,17 @@ def run_import(path: Path, workdir: Path, procs: int, timeout: float) -> dict[st
     log("running: " + " ".join(cmd))
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
-    proc = subprocess.run(
-        cmd, env=kb_env(workdir), cwd=workdir, stdout=subprocess.PIPE, text=True, timeout=timeout
-    )
+    done = threading.Event()
+    watcher = threading.Thread(target=_report_progress, args=(workdir, started, done), daemon=True)
+    watcher.start()
+    try:
+        proc = subprocess.run(
+            cmd, env=kb_env(workdir), cwd=workdir, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+            text=True, timeout=timeout,
+        )  # fmt: skip
+    finally:
+        done.set()
+        watcher.join(5)
     wall = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     print(proc.stdout.strip(), file=sys.stderr)

@@ -46,10 +46,15 @@ def whoosh_baseline(index_dir: str) -> Any:
     return run
 
 
-def timed(fn: Any, arg: str) -> float:
-    """Seconds one call takes."""
-    started = time.perf_counter()
+def timed(fn: Any, arg: str, cpu: list[float]) -> float:
+    """Seconds one call takes (wall); its CPU seconds are appended to `cpu`.
+
+    On a shared machine the wall time includes waiting for a core; the CPU time is what
+    the call costs, which is what it takes on an idle core.
+    """
+    started, cpu_started = time.perf_counter(), time.process_time()
     fn(arg)
+    cpu.append(time.process_time() - cpu_started)
     return time.perf_counter() - started
 
 
@@ -85,19 +90,21 @@ def main() -> dict:
         for q, t in zip(queries, tweets, strict=True):  # warm caches once, unmeasured
             run_search(q), baseline(q), match(t)
         times: dict[str, list[float]] = {"site": [], "baseline": [], "match": []}
+        cpu: dict[str, list[float]] = {"site": [], "baseline": [], "match": []}
         deadline = time.monotonic() + args.time_limit
         for i, (q, t) in enumerate(zip(queries, tweets, strict=True), 1):
             if time.monotonic() > deadline:
                 log("time limit reached; reporting what was measured")
                 break
-            times["site"].append(timed(run_search, q))
-            times["baseline"].append(timed(baseline, q))
-            times["match"].append(timed(match, t))
+            times["site"].append(timed(run_search, q, cpu["site"]))
+            times["baseline"].append(timed(baseline, q, cpu["baseline"]))
+            times["match"].append(timed(match, t, cpu["match"]))
             if i % 50 == 0:
                 log(f"  {i}/{len(queries)} queries measured")
         zero = sum(1 for q in queries if not run_search(q).hits)
 
     site, base, matched = (summary_ms(times[k]) for k in ("site", "baseline", "match"))
+    site_cpu, base_cpu, match_cpu = (summary_ms(cpu[k]) for k in ("site", "baseline", "match"))
     result = {
         "command": f"python bench/search_bench.py --queries {args.queries}",
         "documents": docs,
@@ -105,19 +112,27 @@ def main() -> dict:
         "site": site,
         "baseline_whoosh_or": base,
         "match": matched,
+        "cpu": {"site": site_cpu, "baseline_whoosh_or": base_cpu, "match": match_cpu},
         "queries_without_hits": zero,
         "ratio_p50_site_to_baseline": round(site["p50_ms"] / base["p50_ms"], 2),
         "ratio_p95_site_to_baseline": round(site["p95_ms"] / base["p95_ms"], 2),
         "ratio_p95_match_to_baseline": round(matched["p95_ms"] / base["p95_ms"], 2),
         "pass_site": site["p50_ms"] <= SITE_P50_MS and site["p95_ms"] <= SITE_P95_MS,
         "pass_match": matched["p95_ms"] <= MATCH_P95_MS,
+        "pass_site_cpu": site_cpu["p50_ms"] <= SITE_P50_MS and site_cpu["p95_ms"] <= SITE_P95_MS,
+        "pass_match_cpu": match_cpu["p95_ms"] <= MATCH_P95_MS,
         "sample_queries": queries[:5],
         "sample_tweets": tweets[:3],
     }
     save_result(args.workdir, "search", result)
-    for name, s in (("run_search", site), ("whoosh OR baseline", base), ("match", matched)):
+    for name, s, c in (
+        ("run_search", site, site_cpu),
+        ("whoosh OR baseline", base, base_cpu),
+        ("match", matched, match_cpu),
+    ):
         log(
-            f"{name:>20}: p50 {s['p50_ms']:7.2f} ms  p95 {s['p95_ms']:7.2f} ms  max {s['max_ms']:7.1f}"
+            f"{name:>20}: wall p50 {s['p50_ms']:7.2f} p95 {s['p95_ms']:7.2f} ms | "
+            f"cpu p50 {c['p50_ms']:7.2f} p95 {c['p95_ms']:7.2f} ms"
         )
     log(
         f"site target p50<=15/p95<=50 ms: {'PASS' if result['pass_site'] else 'FAIL'}; "

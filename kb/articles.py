@@ -9,7 +9,7 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from kb.db import db
+from kb.db import atomic, db
 from kb.errors import ValidationError
 from kb.markup import render_markdown
 from kb.models import Article, utcnow
@@ -66,6 +66,7 @@ def parse_article(text: str, name: str) -> ArticleFile:
     )
 
 
+@atomic
 def load_articles(content_dir: Path) -> dict[str, int]:
     """Sync content/ into the articles table; returns counts of added, updated, removed."""
     files = sorted(content_dir.glob("*.md")) if content_dir.is_dir() else []
@@ -117,6 +118,7 @@ def _unique_slug(title: str) -> str:
     return slug
 
 
+@atomic
 def promote_thread(thread: object, staff: object) -> Article:
     """A draft article pre-filled from a solved thread's question and accepted answer."""
     from kb.errors import PermissionDenied
@@ -156,6 +158,7 @@ def promote_thread(thread: object, staff: object) -> Article:
     return article
 
 
+@atomic
 def update_article(
     article: Article,
     staff: object,
@@ -191,6 +194,7 @@ def update_article(
     return article
 
 
+@atomic
 def mark_reviewed(article: Article, staff: object) -> None:
     """Record that staff checked the article is still right."""
     from kb.errors import PermissionDenied

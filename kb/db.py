@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
+import functools
+from collections.abc import Callable
+from typing import Any, TypeVar
 
 from flask import Flask, has_request_context, request
 from flask_sqlalchemy import SQLAlchemy
@@ -68,3 +70,20 @@ def _tune_sqlite(engine: Engine, busy_timeout: float) -> None:
             conn.exec_driver_sql("BEGIN")
         else:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def atomic(operation: F) -> F:
+    """One operation, one transaction: any error rolls back and releases the write lock."""
+
+    @functools.wraps(operation)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return operation(*args, **kwargs)
+        except BaseException:
+            db.session.rollback()
+            raise
+
+    return run  # type: ignore[return-value]

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from sqlalchemy import delete, func, select
 
-from kb.db import db
+from kb.db import atomic, db
 from kb.errors import PermissionDenied, ValidationError
 from kb.models import DuplicateVote, Thread, User
 from kb.search import queue_index
@@ -34,6 +34,7 @@ def _root(thread: Thread) -> Thread:
     return thread
 
 
+@atomic
 def vote_duplicate(thread: Thread, original: Thread, user: User) -> bool:
     """Vote (or, as a moderator, decide) that `thread` duplicates `original`; True if closed."""
     if not can_vote_duplicate(user):
@@ -80,6 +81,7 @@ def _close(thread: Thread, original: Thread) -> None:
     db.session.commit()
 
 
+@atomic
 def unmark_duplicate(thread: Thread, user: User) -> None:
     """Reopen a thread closed as a duplicate (moderators)."""
     if not user.is_moderator:

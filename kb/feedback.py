@@ -7,7 +7,7 @@ from datetime import timedelta
 
 from sqlalchemy import case, func, select
 
-from kb.db import db
+from kb.db import atomic, db
 from kb.errors import NotFound, ValidationError
 from kb.models import Article, Feedback, Thread, User, utcnow
 from kb.search import queue_index
@@ -17,6 +17,7 @@ REVIEW_WINDOW_DAYS = 30
 MAX_BOOST = 0.1
 
 
+@atomic
 def record_feedback(
     kind: str, target_id: int, *, helpful: bool, reason: object, user: User | None
 ) -> Feedback:

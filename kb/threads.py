@@ -11,7 +11,7 @@ from datetime import datetime
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 
-from kb.db import db
+from kb.db import atomic, db
 from kb.errors import NotFound, PermissionDenied, ValidationError
 from kb.events import emit
 from kb.markup import RenderTimeout, render_markdown
@@ -71,6 +71,7 @@ def _commit() -> None:
         raise
 
 
+@atomic
 def ask_thread(
     author: User, *, title: object, body: object, tags: object, created: datetime | None = None
 ) -> Thread:
@@ -106,6 +107,7 @@ def ask_thread(
     return thread
 
 
+@atomic
 def post_answer(thread: Thread, author: User, *, body: object) -> Answer:
     """Answer a thread's question."""
     if thread.hidden:
@@ -139,6 +141,7 @@ def post_answer(thread: Thread, author: User, *, body: object) -> Answer:
     return answer
 
 
+@atomic
 def post_comment(
     author: User, thread: Thread, *, body: object, answer: Answer | None = None
 ) -> Comment:
@@ -169,6 +172,7 @@ def can_edit(user: User | None, author_id: int) -> bool:
     return user is not None and (user.id == author_id or user.is_moderator)
 
 
+@atomic
 def edit_thread(
     thread: Thread, editor: User, *, title: object, body: object, tags: object
 ) -> Thread:
@@ -194,6 +198,7 @@ def edit_thread(
     return thread
 
 
+@atomic
 def edit_answer(answer: Answer, editor: User, *, body: object) -> Answer:
     """Change an answer's body, keeping a revision."""
     if not can_edit(editor, answer.author_id):
@@ -224,6 +229,7 @@ def _rep_for(kind: str, value: int) -> int:
     return REP_UPVOTE[kind] if value > 0 else REP_DOWNVOTE if value < 0 else 0
 
 
+@atomic
 def cast_vote(user: User, kind: str, target_id: int, value: int) -> int:
     """Vote +1 or -1 on a question or answer (0 withdraws); returns the new score."""
     if value not in (-1, 0, 1):
@@ -312,6 +318,7 @@ def _set_accepted(thread: Thread, answer: Answer | None, actor_id: int) -> None:
     _commit()
 
 
+@atomic
 def accept_answer(thread: Thread, answer: Answer, user: User) -> None:
     """Mark the answer that worked; the thread becomes Solved."""
     if not can_accept(user, thread):
@@ -323,6 +330,7 @@ def accept_answer(thread: Thread, answer: Answer, user: User) -> None:
     _set_accepted(thread, answer, user.id)
 
 
+@atomic
 def unaccept_answer(thread: Thread, user: User) -> None:
     """Take back the accepted answer; the thread is no longer Solved."""
     if not can_accept(user, thread):
@@ -335,6 +343,7 @@ def unaccept_answer(thread: Thread, user: User) -> None:
 FLAG_MODELS = {"thread": Thread, "answer": Answer, "comment": Comment}
 
 
+@atomic
 def flag_post(user: User, kind: str, target_id: int, *, reason: object) -> Flag:
     """Report a post to the moderators with a reason."""
     model = FLAG_MODELS.get(kind)
@@ -360,6 +369,7 @@ def flag_post(user: User, kind: str, target_id: int, *, reason: object) -> Flag:
     return flag
 
 
+@atomic
 def resolve_flag(flag: Flag, moderator: User, action: str) -> None:
     """Hide the flagged post or dismiss the flag; resolves every open flag on that post."""
     if not moderator.is_moderator:

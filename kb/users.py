@@ -8,7 +8,7 @@ from flask import current_app
 from sqlalchemy import func, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
-from kb.db import db
+from kb.db import atomic, db
 from kb.errors import PermissionDenied, ValidationError
 from kb.models import ROLES, User
 from kb.validation import check_email, check_name, check_password
@@ -20,6 +20,7 @@ def _hash(password: str) -> str:
     return generate_password_hash(password, method=current_app.config["PASSWORD_METHOD"])
 
 
+@atomic
 def create_user(
     name: object,
     *,
@@ -75,6 +76,7 @@ def end_sessions(user: User) -> None:
     db.session.commit()
 
 
+@atomic
 def change_password(user: User, *, current: object, new: object) -> None:
     """Change a password after checking the current one; ends the other sessions."""
     if not user.password_hash or not check_password_hash(user.password_hash, str(current or "")):
@@ -84,6 +86,7 @@ def change_password(user: User, *, current: object, new: object) -> None:
     db.session.commit()
 
 
+@atomic
 def set_role(actor: User, user: User, role: str) -> None:
     """Staff change a user's role."""
     if not actor.is_staff:

@@ -26,7 +26,7 @@ from kb.concierge.models import (
     Reply,
     Suppression,
 )
-from kb.db import db
+from kb.db import atomic, db
 from kb.errors import NotFound, PermissionDenied, ValidationError
 from kb.events import emit
 from kb.models import Answer, Thread, User, utcnow
@@ -174,6 +174,7 @@ def draft_reply(
     return reply
 
 
+@atomic
 def decide_mention(mention: Mention, account_id: str, account_username: str) -> Mention:
     """Triage one mention, match it, draft the reply if any; stores the decision and reason."""
     cleaned = clean(mention.text, account_username)
@@ -261,6 +262,7 @@ def _staff(user: User) -> None:
         raise PermissionDenied("Only staff can manage concierge replies.")
 
 
+@atomic
 def approve_reply(reply: Reply, staff: User, text: str | None = None) -> Reply:
     """Approve a draft (optionally edited; the length is checked again) for sending."""
     _staff(staff)
@@ -285,6 +287,7 @@ def approve_reply(reply: Reply, staff: User, text: str | None = None) -> Reply:
     return reply
 
 
+@atomic
 def reject_reply(reply: Reply, staff: User) -> Reply:
     """Reject a draft: nothing will be sent."""
     _staff(staff)
@@ -295,6 +298,7 @@ def reject_reply(reply: Reply, staff: User) -> Reply:
     return reply
 
 
+@atomic
 def suggest_link(mention: Mention, user: User, *, target: str) -> LinkSuggestion:
     """A community member suggests an existing thread or answer for an unanswered mention."""
     if not mention.unanswered:
@@ -360,6 +364,7 @@ def _on_this_site(text: str) -> bool:
     return bool(parts.hostname) and parts.hostname == site.hostname
 
 
+@atomic
 def approve_suggestion(suggestion: LinkSuggestion, staff: User) -> Reply:
     """Turn a community suggestion into the mention's reply (a draft for staff to send)."""
     _staff(staff)

@@ -17,6 +17,7 @@ from typing import Any
 from flask import Flask, current_app
 
 from kb.concierge import service
+from kb.concierge.models import Reply
 from kb.concierge.x_api import (
     XDuplicate,
     XError,
@@ -47,6 +48,11 @@ class Stats:
 def _end_transaction() -> None:
     """End the open transaction before calling X: with SQLite it holds the one write lock."""
     db.session.commit()
+
+
+def _other_posts(reply: Reply) -> frozenset[str]:
+    """Our posts already recorded for the reply's mention (a follow-up is not the first reply)."""
+    return frozenset(r.tweet_id for r in reply.mention.replies if r.id != reply.id and r.tweet_id)
 
 
 def gateway_from_config(config: dict[str, Any]) -> XGateway:
@@ -98,9 +104,9 @@ class Worker:
         """Settle replies left 'sending' by a crash: sent if X has them, else retry."""
         done = 0
         for reply in service.sending_replies():
-            tweet_id = reply.mention.tweet_id
+            tweet_id, known = reply.mention.tweet_id, _other_posts(reply)
             _end_transaction()
-            found = self.gateway.find_reply_to(self.account_id, tweet_id)
+            found = self.gateway.find_reply_to(self.account_id, tweet_id, exclude=known)
             if found:
                 service.mark_sent(reply, found)
             else:
@@ -135,13 +141,13 @@ class Worker:
             reply = service.claim_next()
             if reply is None:
                 break
-            text, parent = reply.text, reply.mention.tweet_id
+            text, parent, known = reply.text, reply.mention.tweet_id, _other_posts(reply)
             _end_transaction()
             try:
                 tweet_id = self.gateway.create_reply(text, parent)
             except XDuplicate:
                 # X already has this exact text from us: it was sent before a crash.
-                found = self._find_quietly(parent)
+                found = self._find_quietly(parent, known)
                 service.mark_sent(reply, found)
             except XForbidden as err:
                 service.mark_failed(reply, f"X refused: {err}")
@@ -153,7 +159,7 @@ class Worker:
                 break
             except XTransient as err:
                 # The post may exist even though the answer was lost: look before retrying.
-                found = self._find_quietly(parent)
+                found = self._find_quietly(parent, known)
                 if found:
                     service.mark_sent(reply, found)
                 else:
@@ -167,9 +173,9 @@ class Worker:
             sent += 1
         return sent
 
-    def _find_quietly(self, tweet_id: str) -> str | None:
+    def _find_quietly(self, tweet_id: str, known: frozenset[str]) -> str | None:
         try:
-            return self.gateway.find_reply_to(self.account_id, tweet_id)
+            return self.gateway.find_reply_to(self.account_id, tweet_id, exclude=known)
         except XError:
             return None
 

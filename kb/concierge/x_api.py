@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from datetime import datetime
 from types import TracebackType
@@ -241,8 +241,11 @@ class XGateway:
             raise XTransient("create tweet answered without an id")
         return str(data["id"])
 
-    def find_reply_to(self, user_id: str, tweet_id: str, max_pages: int = 10) -> str | None:
-        """Return the id of `user_id`'s reply to `tweet_id` if one exists among recent posts."""
+    def find_reply_to(
+        self, user_id: str, tweet_id: str, max_pages: int = 10, exclude: Collection[str] = ()
+    ) -> str | None:
+        """Return the id of `user_id`'s reply to `tweet_id` if one exists among recent posts;
+        replies whose ids are in `exclude` (already accounted for) do not count."""
         token: str | None = None
         for _ in range(max_pages):
             # A reply always has a larger snowflake id than its parent: since_id bounds the scan.
@@ -257,7 +260,8 @@ class XGateway:
             )
             for item in _data_list(body, "user tweets"):
                 if _replied_to(item) == str(tweet_id) and _is_id(item.get("id")):
-                    return str(item["id"])
+                    if str(item["id"]) not in exclude:
+                        return str(item["id"])
             meta = body.get("meta")
             token = meta.get("next_token") if isinstance(meta, dict) else None
             if not isinstance(token, str) or not token:

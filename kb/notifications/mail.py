@@ -7,7 +7,7 @@ import ssl
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from email.message import EmailMessage
-from email.utils import formatdate, make_msgid
+from email.utils import formatdate, make_msgid, parseaddr
 from typing import Any
 
 REQUIRED = ("SMTP_HOST", "SMTP_FROM")
@@ -39,8 +39,7 @@ def build_message(mail: Mail, sender: str) -> EmailMessage:
     message["To"] = mail.to
     message["Subject"] = mail.subject
     message["Date"] = formatdate(localtime=False, usegmt=True)
-    domain = sender.rpartition("@")[2].strip(">") or None
-    message["Message-ID"] = make_msgid(domain=domain)
+    message["Message-ID"] = make_msgid(domain=parseaddr(sender)[1].partition("@")[2] or None)
     message.set_content(mail.text)
     message.add_alternative(mail.html, subtype="html")
     return message
@@ -69,7 +68,7 @@ def send_mails(mails: Iterable[Mail], config: Mapping[str, Any]) -> tuple[int, l
                 sent += 1
     except (smtplib.SMTPException, OSError) as err:
         where = f"{config['SMTP_HOST']}:{config['SMTP_PORT']}"
-        raise MailError(f"Could not send through {where}: {err}") from err
+        raise MailError(f"Could not send through {where} ({sent} sent before): {err}") from err
     finally:
         if connection is not None:
             try:
@@ -80,14 +79,15 @@ def send_mails(mails: Iterable[Mail], config: Mapping[str, Any]) -> tuple[int, l
 
 
 def _connect(config: Mapping[str, Any]) -> smtplib.SMTP:
+    # KB_* variables are parsed as JSON when they can be: a numeric password arrives as int.
     connection = smtplib.SMTP(
-        config["SMTP_HOST"], int(config["SMTP_PORT"]), timeout=float(config["SMTP_TIMEOUT"])
+        str(config["SMTP_HOST"]), int(config["SMTP_PORT"]), timeout=float(config["SMTP_TIMEOUT"])
     )
     try:
         if config.get("SMTP_STARTTLS"):
             connection.starttls(context=ssl.create_default_context())
         if config.get("SMTP_USER"):
-            connection.login(config["SMTP_USER"], config.get("SMTP_PASSWORD") or "")
+            connection.login(str(config["SMTP_USER"]), str(config.get("SMTP_PASSWORD") or ""))
     except BaseException:
         connection.close()
         raise

@@ -8,7 +8,7 @@ from sqlalchemy import CheckConstraint, DateTime, ForeignKey, Index, String, Uni
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from kb.db import db
-from kb.models import Tag, Thread, User, utcnow
+from kb.models import Thread, User, utcnow
 
 FOLLOW_KINDS = ("thread", "tag")
 # What happened, as seen by the person notified.
@@ -39,9 +39,6 @@ class Follow(db.Model):
         ForeignKey("tags.id", ondelete="CASCADE"), index=True
     )
     created: Mapped[datetime] = mapped_column(DateTime, default=utcnow)
-
-    thread: Mapped[Thread | None] = relationship()
-    tag: Mapped[Tag | None] = relationship()
 
 
 class Notification(db.Model):

@@ -35,7 +35,8 @@ def _back(default: str) -> Any:
     """Redirect to the form's same-site `next` path, or to `default`."""
     target = request.form.get("next", "")
     parts = urlsplit(target)
-    if not target.startswith("/") or target.startswith("//") or parts.scheme or parts.netloc:
+    # Browsers read /\host as //host, another site: refuse backslashes too.
+    if not target.startswith("/") or "\\" in target or target.startswith("//") or parts.netloc:
         target = default
     return redirect(target)
 
@@ -52,10 +53,12 @@ def index() -> str:
         {"note": n, "text": ops.notification_text(n), "url": ops.notification_path(n)}
         for n in notes
     ]
+    # Marking is all-at-once, so unread notifications are always the newest: a page without
+    # any means there are none left, and the header's COUNT is the only one needed.
+    unread = any(n.unread for n in notes)
     return render_template(
-        "notifications/index.html", items=items, page=page, has_next=has_next,
-        unread=ops.unread_count(current_user),
-    )  # fmt: skip
+        "notifications/index.html", items=items, page=page, has_next=has_next, unread=unread
+    )
 
 
 @bp.post("/notifications/read")

@@ -140,8 +140,9 @@ def test_next_redirect_stays_on_site(client, make_user, make_thread):
     thread = make_thread()
     make_user("cat")
     login(client, "cat")
-    response = post_form(client, f"/follow/thread/{thread.id}", {"next": "//evil.example/x"})
-    assert response.headers["Location"] == f"/t/{thread.id}/{thread.slug}"
+    for evil in ("//evil.example/x", "/\\evil.example", "https://evil.example/"):
+        response = post_form(client, f"/follow/thread/{thread.id}", {"next": evil})
+        assert response.headers["Location"] == f"/t/{thread.id}/{thread.slug}"
     response = post_form(client, f"/unfollow/thread/{thread.id}", {"next": "/settings#follows"})
     assert response.headers["Location"] == "/settings#follows"
 
@@ -160,3 +161,15 @@ def test_settings_lists_follows_and_unfollows(client, make_user, make_thread):
     )
     assert response.headers["Location"] == "/settings#follows"
     assert ops.followed_tags(cat) == []
+
+
+def test_a_follow_has_exactly_one_matching_target(make_user, make_thread):
+    from sqlalchemy.exc import IntegrityError
+
+    thread = make_thread()
+    cat = make_user("cat")
+    for bad in ({"kind": "tag", "thread_id": thread.id}, {"kind": "thread"}):
+        db.session.add(Follow(user_id=cat.id, **bad))
+        with pytest.raises(IntegrityError):
+            db.session.flush()
+        db.session.rollback()
