@@ -68,12 +68,16 @@ TITLE_MIN, TITLE_MAX = 10, 150
 TITLE_FALLBACK = "Question for the Skylark community"
 
 
-def load_slang(path: Path | None = None) -> dict[str, str]:
-    """Read the slang file's tables into one lowercase token-to-expansion mapping."""
+def load_slang(path: Path | None = None, *, brand: bool = True) -> dict[str, str]:
+    """Read the slang file's tables into one lowercase token-to-expansion mapping.
+
+    `brand=False` keeps only the general abbreviations (pls, acct, pw...): brand slang such as
+    "net" for internet would mangle questions about other subjects.
+    """
     with (path or SLANG_PATH).open("rb") as handle:
         data = tomllib.load(handle)
     slang: dict[str, str] = {}
-    for table in ("abbreviations", "brand"):
+    for table in ("abbreviations", "brand") if brand else ("abbreviations",):
         for token, expansion in data.get(table, {}).items():
             slang[str(token).casefold()] = str(expansion)
     return slang

@@ -25,10 +25,10 @@ class MatchResult:
     hits: list[dict[str, Any]]
 
 
-@lru_cache(maxsize=1)
-def slang_table() -> dict[str, str]:
-    """The brand's slang and abbreviations (kb/concierge/slang.toml)."""
-    return load_slang()
+@lru_cache(maxsize=2)
+def slang_table(brand: bool = True) -> dict[str, str]:
+    """The brand's slang and abbreviations (kb/concierge/slang.toml); brand=False: general only."""
+    return load_slang(brand=brand)
 
 
 def clean(text: str, account_handle: str) -> str:

@@ -163,7 +163,7 @@ def clean_question(text: object) -> str:
     from kb.concierge.matching import slang_table
 
     raw = text if isinstance(text, str) else ""
-    return clean_tweet(raw[: MAX_QUERY * 4], account_handle="", slang=slang_table())
+    return clean_tweet(raw[: MAX_QUERY * 4], account_handle="", slang=slang_table(brand=False))
 
 
 def similar_threads(
