@@ -7,6 +7,8 @@ import time
 from html.parser import HTMLParser
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from kb.db import db
 from kb.markup import ALLOWED_TAGS, RenderTimeout, render_many, render_markdown
@@ -331,3 +333,19 @@ def test_render_many_gives_none_for_the_slow_item_only():
 
 def test_render_many_of_nothing_is_empty():
     assert render_many([]) == []
+
+
+PLAIN = st.text(
+    alphabet=st.sampled_from(list("abcdefghij XYZ0123456789.,;:!?'\"()-+=/%$£é\n")), max_size=400
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(PLAIN)
+def test_the_plain_text_shortcut_matches_python_markdown(text: str) -> None:
+    """Syntax-free text skips the child process; its HTML must be what Markdown would make."""
+    from kb.markup import _build_markdown, plain_paragraphs
+
+    fast = plain_paragraphs(text)
+    if fast is not None:
+        assert fast == _build_markdown().convert(text)
