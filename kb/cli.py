@@ -165,13 +165,18 @@ def import_command(path: Path, procs: int) -> None:
 @with_appcontext
 def match_command(text: str | None, limit: int, as_json: bool) -> None:
     """The best threads and articles for a question (no TEXT: one question per stdin line)."""
+    from kb.db import reading
     from kb.search.service import match
 
     if text is None:
         for line in sys.stdin:
-            click.echo(json.dumps(match(line.strip(), limit=limit), ensure_ascii=False))
+            with reading():
+                hits = match(line.strip(), limit=limit)
+                db.session.rollback()
+            click.echo(json.dumps(hits, ensure_ascii=False))
         return
-    hits = match(text, limit=limit)
+    with reading():
+        hits = match(text, limit=limit)
     if as_json:
         click.echo(json.dumps(hits, ensure_ascii=False))
         return
@@ -190,6 +195,7 @@ def match_command(text: str | None, limit: int, as_json: bool) -> None:
 @with_appcontext
 def eval_command(path: Path, baseline: bool, as_json: bool) -> None:
     """Score the matcher on {"query", "relevant"} lines: P@1, MRR, nDCG@10, Recall@10, latency."""
+    from kb.db import reading
     from kb.errors import ValidationError
     from kb.evaluation import baseline_matcher, evaluate, read_cases
     from kb.search.service import match
@@ -200,7 +206,13 @@ def eval_command(path: Path, baseline: bool, as_json: bool) -> None:
         raise click.ClickException(f"{path}: not UTF-8 text") from None
     except ValidationError as err:
         raise click.ClickException(err.message) from None
-    matcher = baseline_matcher if baseline else (lambda text: match(text, limit=10))
+
+    def matcher(text: str) -> list[dict[str, object]]:
+        with reading():
+            found = baseline_matcher(text) if baseline else match(text, limit=10)
+            db.session.rollback()
+        return found
+
     matcher("warm up")  # open the index outside the timings
     result = evaluate(cases, matcher)
     if as_json:

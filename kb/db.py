@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any, TypeVar
 
 from flask import Flask, has_request_context, request
@@ -66,10 +68,23 @@ def _tune_sqlite(engine: Engine, busy_timeout: float) -> None:
     def _on_begin(conn: Any) -> None:
         # A reader takes no lock; a writer takes the write lock up front, so a
         # read-then-write never fails half way with "database is locked".
-        if has_request_context() and request.method in _SAFE_METHODS:
+        if _reading.get() or (has_request_context() and request.method in _SAFE_METHODS):
             conn.exec_driver_sql("BEGIN")
         else:
             conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+_reading: ContextVar[bool] = ContextVar("kb_reading", default=False)
+
+
+@contextmanager
+def reading() -> Iterator[None]:
+    """Mark read-only work outside a request (kb match, kb eval): no write lock is taken."""
+    token = _reading.set(True)
+    try:
+        yield
+    finally:
+        _reading.reset(token)
 
 
 F = TypeVar("F", bound=Callable[..., Any])

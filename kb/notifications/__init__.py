@@ -7,15 +7,12 @@ from flask import Flask
 
 def init_app(app: Flask) -> None:
     """Register the tables, event subscribers, pages, template helpers and `kb digest`."""
-    import os
-
     from kb.notifications import models  # noqa: F401  (tables for create_all)
     from kb.notifications.cli import digest_group
     from kb.notifications.subscribers import subscribe_all
     from kb.notifications.views import bp, register_template_helpers
 
-    if not os.environ.get("NO_NOTIF"):
-        subscribe_all()
+    subscribe_all()
     app.register_blueprint(bp)
     register_template_helpers(app)
     app.cli.add_command(digest_group)

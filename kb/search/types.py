@@ -39,6 +39,7 @@ class SearchHit:
     tags: list[str]
     snippet_html: str = ""
     body_start: str = ""
+    body_text: str = field(default="", repr=False)
 
     @property
     def solved(self) -> bool:

@@ -17,12 +17,15 @@ from whoosh.writing import LockError
 
 from kb.search.types import SearchDoc, SearchHit, SearchResults
 
-# Field weights: where a word appears says how much it is about that word.
-# Measured with `kb eval` on tests/data/dev_queries.jsonl (docs/benchmarks.md): weighting the
-# question as much as its title beat a title-heavy blend (P@1 0.72 vs 0.55).
-FIELD_WEIGHTS = {"title": 2.0, "alt": 2.0, "tags": 1.5, "body": 2.0, "answers": 0.5}
-TEXT_FIELDS = ("title", "alt", "body", "answers")
+# One weighted text field: a part repeated twice counts twice. Searching one field with a
+# few terms lets Whoosh skip whole blocks of postings; five fields per term could not
+# (a 12-word tweet took 3.5 s over 100,000 threads). Weights measured with `kb eval` on
+# tests/data/dev_queries.jsonl: the question counts as much as its title.
+TEXT_REPEATS = {"title": 2, "alt": 2, "body": 2, "tags": 1, "answers": 1}
 RERANK_WINDOW = 50
+MAX_TERMS = 10  # the rarest query words carry the meaning; more only cost time
+COMMON_SHARE = 0.2  # words in over a fifth of all documents are dropped when rarer ones exist
+PRUNE_FROM = 5000  # ... once the index is big enough for them to cost time
 
 
 def _analyzers() -> tuple[Any, Any]:
@@ -39,10 +42,9 @@ def make_schema() -> fields.Schema:
     return fields.Schema(
         id=fields.ID(stored=True, unique=True),
         kind=fields.ID(stored=True),
-        title=fields.TEXT(stored=True, analyzer=stem, phrase=False),
-        body=fields.TEXT(stored=True, analyzer=stem, phrase=False),
-        answers=fields.TEXT(analyzer=stem, phrase=False),
-        alt=fields.TEXT(analyzer=stem, phrase=False),
+        title=fields.TEXT(stored=True, analyzer=stem, phrase=False),  # for the title baseline
+        body=fields.STORED,  # snippets are highlighted from the stored text
+        text=fields.TEXT(analyzer=stem, phrase=False),
         tags=fields.KEYWORD(stored=True, commas=True, lowercase=True, scorable=True),
         state=fields.ID(stored=True),
         accepted_score=fields.STORED,
@@ -52,26 +54,26 @@ def make_schema() -> fields.Schema:
 
 
 def _doc_fields(doc: SearchDoc) -> dict[str, Any]:
+    parts = {
+        "title": doc.title,
+        "alt": doc.alt,
+        "body": doc.body,
+        "tags": " ".join(t.replace("-", " ") for t in doc.tags),
+        "answers": doc.answers,
+    }
+    text = "\n".join(f"{parts[name]}\n" * times for name, times in TEXT_REPEATS.items())
     return {
         "id": doc.doc_id,
         "kind": doc.kind,
         "title": doc.title,
         "body": doc.body,
-        "answers": doc.answers,
-        "alt": doc.alt,
+        "text": text,
         "tags": ",".join(doc.tags),
         "state": doc.state,
         "accepted_score": doc.accepted_score,
         "boost": doc.boost,
         "spell": f"{doc.title} {doc.alt} {doc.body}",
     }
-
-
-def _has_fuzzy(q: Any) -> bool:
-    """Whether a query has a fuzzy (typo-tolerant) part anywhere inside."""
-    if isinstance(q, query.FuzzyTerm):
-        return True
-    return any(_has_fuzzy(sub) for sub in getattr(q, "subqueries", ()))
 
 
 class WhooshBackend:
@@ -232,23 +234,37 @@ class WhooshBackend:
             words.setdefault(token.text, token.original.lower())
         return words
 
-    def _term_query(self, searcher: Any, term: str, fuzzy: bool, word: str = "") -> Any:
+    def _correct(self, searcher: Any, word: str, stem: str) -> tuple[str, int] | None:
+        """A term the index knows for a misspelt or oddly stemmed word, as (stem, frequency)."""
         reader = searcher.reader()
-        known = any(reader.doc_frequency(f, term) for f in TEXT_FIELDS)
-        parts: list[Any] = []
-        for name in TEXT_FIELDS:
-            weight = FIELD_WEIGHTS[name]
-            if known or not fuzzy or len(term) < 4:
-                parts.append(query.Term(name, term, boost=weight))
-            else:
-                maxdist = 2 if len(term) >= 8 else 1
-                parts.append(
-                    query.FuzzyTerm(name, term, boost=weight * 0.8, maxdist=maxdist, prefixlength=1)
-                )
-        # Tags are stored unstemmed: "billing" must find the tag billing, not only "bill".
-        for tag in dict.fromkeys((word or term, term)):
-            parts.append(query.Term("tags", tag, boost=FIELD_WEIGHTS["tags"]))
-        return query.Or(parts)
+        maxdist = 2 if len(word) >= 8 else 1
+        candidates = set(searcher.suggest("spell", word, limit=2, maxdist=maxdist))
+        stems = {s for option in candidates for s in self.analyze(option)[:1]}
+        # Near stems too ("dropping" stems to "dropp", the index has "drop"); the shared
+        # prefix keeps the lexicon scan short.
+        stems |= set(reader.terms_within("text", stem, 1, prefix=2))
+        found = [(reader.doc_frequency("text", s), s) for s in stems if s != stem]
+        found = [(freq, s) for freq, s in found if freq]
+        return (max(found)[1], max(found)[0]) if found else None
+
+    def _plan(self, searcher: Any, text: str) -> list[str]:
+        """The query's search terms: typos corrected, unknown words and filler dropped."""
+        reader = searcher.reader()
+        total = max(1, searcher.doc_count())
+        picked: dict[str, int] = {}
+        for stem, word in list(self._words(text).items())[:32]:
+            freq = reader.doc_frequency("text", stem)
+            if not freq and len(word) >= 4 and word.isalpha():
+                fixed = self._correct(searcher, word, stem)
+                if fixed:
+                    stem, freq = fixed
+            if freq:
+                picked.setdefault(stem, freq)
+        if total >= PRUNE_FROM:  # a speed measure: small sites keep every word
+            rare = {t: f for t, f in picked.items() if f <= COMMON_SHARE * total}
+            if len(rare) >= 2:
+                picked = rare
+        return sorted(picked, key=picked.__getitem__)[:MAX_TERMS]
 
     def _filter(self, kind: str | None, tag: str | None, state: str | None) -> Any:
         terms = []
@@ -295,8 +311,7 @@ class WhooshBackend:
     ) -> SearchResults:
         """Ranked hits for free text: all terms first, then any term; typos are tolerated."""
         searcher = self._searcher()
-        words = self._words(text)
-        terms = list(words)[:32]
+        terms = self._plan(searcher, text)
         if not terms:
             return SearchResults(hits=[], total=0, terms=[])
         filt = self._filter_docs(searcher, kind, tag, state)
@@ -304,39 +319,37 @@ class WhooshBackend:
             # Whoosh treats an empty filter set as no filter at all.
             return SearchResults(hits=[], total=0, terms=terms)
         wanted = max(offset + limit, RERANK_WINDOW)
-        clauses = [self._term_query(searcher, t, fuzzy=True, word=words[t]) for t in terms]
-        # Recording matched terms per document is costly; the highlighter only needs them
-        # to avoid expanding fuzzy terms again for every snippet. Without fuzzy terms the
-        # query's own terms give the same highlights.
-        record = snippets and any(_has_fuzzy(c) for c in clauses)
+        clauses = [query.Term("text", t) for t in terms]
         results = None
         if mode in ("auto", "all") and len(clauses) > 1:
-            results = searcher.search(query.And(clauses), limit=wanted, filter=filt, terms=record)
+            results = searcher.search(query.And(clauses), limit=wanted, filter=filt)
             if mode == "auto" and results.scored_length() < min(wanted, 10):
                 results = None
         if results is None:
             q = query.Or(clauses) if len(clauses) > 1 else clauses[0]
-            results = searcher.search(q, limit=wanted, filter=filt, terms=record)
-        ranked = sorted(
-            ((self._hit(h), h) for h in results), key=lambda pair: pair[0].score, reverse=True
-        )
+            results = searcher.search(q, limit=wanted, filter=filt)
+        ranked = sorted((self._hit(h) for h in results), key=lambda h: h.score, reverse=True)
         page = ranked[offset : offset + limit]
         if snippets:
             # Snippets re-read and re-analyse each body: only for the hits on this page.
-            results.fragmenter = highlight.ContextFragmenter(maxchars=220, surround=60)
-            results.formatter = highlight.HtmlFormatter(tagname="mark", between=" … ")
-            for hit, raw in page:
-                hit.snippet_html = raw.highlights("body", top=2) or ""
+            fragmenter = highlight.ContextFragmenter(maxchars=220, surround=60)
+            formatter = highlight.HtmlFormatter(tagname="mark", between=" … ")
+            wanted_terms = frozenset(terms)
+            for hit in page:
+                hit.snippet_html = (
+                    highlight.highlight(
+                        hit.body_text, wanted_terms, self._stem, fragmenter, formatter, top=2
+                    )
+                    or ""
+                )
         # The exact count re-runs the query over every match when Whoosh skipped blocks; the
         # page shows it, so it stays exact where it always was (snippets or a filter).
         exact = snippets or filt is not None or results.has_exact_length()
         total = len(results) if exact else results.scored_length()
-        return SearchResults(
-            hits=[hit for hit, _ in page], total=max(total, len(ranked)), terms=terms
-        )
+        return SearchResults(hits=page, total=max(total, len(ranked)), terms=terms)
 
     @staticmethod
-    def _hit(hit: Any, snippets: bool = False) -> SearchHit:
+    def _hit(hit: Any) -> SearchHit:
         stored = hit.fields()
         kind, _, raw_id = stored["id"].partition(":")
         text_score = float(hit.score)
@@ -351,9 +364,7 @@ class WhooshBackend:
         if accepted > 0:
             boost += min(0.15, 0.05 * math.log1p(accepted))
         boost += max(-0.1, min(0.1, float(stored.get("boost") or 0.0)))
-        snippet = ""
-        if snippets:
-            snippet = hit.highlights("body", top=2) or ""
+        body = stored.get("body") or ""
         return SearchHit(
             kind=kind,
             db_id=int(raw_id),
@@ -362,8 +373,8 @@ class WhooshBackend:
             text_score=text_score,
             state=state,
             tags=[t for t in (stored.get("tags") or "").split(",") if t],
-            snippet_html=snippet,
-            body_start=(stored.get("body") or "")[:220],
+            body_start=body[:220],
+            body_text=body,
         )
 
     def suggest(self, text: str) -> str | None:
@@ -392,7 +403,7 @@ class WhooshBackend:
         if not terms:
             return []
         q = query.Or([query.Term("title", t) for t in terms])
-        return [self._hit(h, False) for h in searcher.search(q, limit=limit)]
+        return [self._hit(h) for h in searcher.search(q, limit=limit)]
 
     def term_weights(self, terms: list[str]) -> dict[str, float]:
         """Inverse document frequency of each index term: rare words say more."""
@@ -401,7 +412,7 @@ class WhooshBackend:
         total = max(1, searcher.doc_count())
         weights = {}
         for term in terms:
-            freq = max(reader.doc_frequency(f, term) for f in ("title", "body", "answers"))
+            freq = reader.doc_frequency("text", term)
             if freq:  # words the index has never seen say nothing about any answer
                 weights[term] = math.log(1 + (total - freq + 0.5) / (freq + 0.5))
         return weights
