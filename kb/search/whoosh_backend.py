@@ -24,8 +24,7 @@ from kb.search.types import SearchDoc, SearchHit, SearchResults
 TEXT_REPEATS = {"title": 2, "alt": 2, "body": 2, "tags": 1, "answers": 1}
 RERANK_WINDOW = 50
 MAX_TERMS = 10  # the rarest query words carry the meaning; more only cost time
-COMMON_SHARE = 0.2  # words in over a fifth of all documents are dropped when rarer ones exist
-PRUNE_FROM = 5000  # ... once the index is big enough for them to cost time
+POSTING_BUDGET = 20_000  # postings an any-word query may read (~35 ms of Whoosh scoring)
 
 
 def _analyzers() -> tuple[Any, Any]:
@@ -250,7 +249,6 @@ class WhooshBackend:
     def _plan(self, searcher: Any, text: str) -> list[str]:
         """The query's search terms: typos corrected, unknown words and filler dropped."""
         reader = searcher.reader()
-        total = max(1, searcher.doc_count())
         picked: dict[str, int] = {}
         for stem, word in list(self._words(text).items())[:32]:
             freq = reader.doc_frequency("text", stem)
@@ -260,11 +258,16 @@ class WhooshBackend:
                     stem, freq = fixed
             if freq:
                 picked.setdefault(stem, freq)
-        if total >= PRUNE_FROM:  # a speed measure: small sites keep every word
-            rare = {t: f for t, f in picked.items() if f <= COMMON_SHARE * total}
-            if len(rare) >= 2:
-                picked = rare
-        return sorted(picked, key=picked.__getitem__)[:MAX_TERMS]
+        # Rarest first, within a budget of postings to read: the common words left out
+        # barely move BM25 (low idf) but would make a big index read most of its postings.
+        chosen: list[str] = []
+        cost = 0
+        for term in sorted(picked, key=picked.__getitem__)[:MAX_TERMS]:
+            if len(chosen) >= 2 and cost + picked[term] > POSTING_BUDGET:
+                break
+            chosen.append(term)
+            cost += picked[term]
+        return chosen
 
     def _filter(self, kind: str | None, tag: str | None, state: str | None) -> Any:
         terms = []
