@@ -4,7 +4,7 @@
 
 Runs inside one app context with the backend's long-lived searcher, like a web worker:
 - site:     kb.search.service.run_search(q) for 200 search-box queries (3-6 words);
-- baseline: a plain Whoosh OR query (title and body, default scoring, top 20) over the same
+- baseline: a plain Whoosh OR query (every indexed text field, default scoring, top 20) over the same
             index with one open searcher: the ratio site/baseline cancels machine noise;
 - match:    kb.search.service.match(text) for 200 natural-language mentions (8-20 words).
 Queries alternate between the three so a noisy neighbour hits them alike.
@@ -38,7 +38,14 @@ def whoosh_baseline(index_dir: str) -> Any:
 
     ix = index.open_dir(index_dir)
     searcher = ix.searcher()
-    parser = qparser.MultifieldParser(["title", "body"], ix.schema, group=qparser.OrGroup)
+    # The indexed text fields, whatever the app's schema calls them (body is stored-only
+    # once everything is searched through one weighted "text" field).
+    names = [
+        name
+        for name in ("text", "title", "body", "answers")
+        if name in ix.schema and getattr(ix.schema[name], "format", None) is not None
+    ]
+    parser = qparser.MultifieldParser(names, ix.schema, group=qparser.OrGroup)
 
     def run(text: str) -> int:
         return len(searcher.search(parser.parse(text), limit=20))

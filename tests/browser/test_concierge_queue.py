@@ -96,6 +96,8 @@ def concierge_site(tmp_path: Path, standin: str) -> Iterator[dict[str, Any]]:
         **os.environ,
         "KB_DATABASE_URL": f"sqlite:///{tmp_path / 'kb.sqlite3'}",
         "KB_INDEX_DIR": str(tmp_path / "index"),
+        # No help articles: the customer's question must be matched to the community thread.
+        "KB_CONTENT_DIR": str(tmp_path / "no-articles"),
         "KB_SECRET_KEY": "browser-test",
         "KB_PASSWORD_METHOD": "pbkdf2:sha256:1000",
         "KB_PUBLIC_BASE_URL": f"http://127.0.0.1:{port}",
@@ -159,7 +161,10 @@ def test_a_mention_is_drafted_approved_in_the_browser_and_posted(
     expect(draft).to_have_count(1)
     expect(draft.locator("blockquote")).to_have_text(CUSTOMER_POST)
     expect(draft).to_contain_text("@dana_b")
-    expect(draft).to_contain_text("thread: Hub 3 light is amber and nothing connects")
+    # The best solved answer: the community thread or the help article on the same fix.
+    expect(draft.locator(".draft-facts")).to_contain_text(
+        re.compile(r"(thread|article): .*[Aa]mber")
+    )
     reply_box = draft.locator("textarea")
     reply_text = reply_box.input_value()
     assert reply_text.startswith("@dana_b ")
