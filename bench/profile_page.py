@@ -19,7 +19,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import DEFAULT_WORKDIR, kb_config, log  # noqa: E402
-from web_bench import thread_paths  # noqa: E402
+from web_bench import create_tables, thread_paths  # noqa: E402
 
 
 def main() -> None:
@@ -34,6 +34,7 @@ def main() -> None:
 
     from kb import create_app
 
+    create_tables(args.workdir)
     app = create_app(kb_config(args.workdir))
     client = app.test_client()
     paths = thread_paths(args.workdir, requests)

@@ -29,7 +29,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import DEFAULT_WORKDIR, kb_env, log, save_result, tool  # noqa: E402
+from common import DEFAULT_WORKDIR, kb_config, kb_env, log, save_result, tool  # noqa: E402
 
 TARGET_RPS, TARGET_RSS_MB = 1500.0, 200.0
 STATIC = "/static/css/site.css"
@@ -62,6 +62,17 @@ def get(port: int, path: str) -> tuple[int, bytes]:
         return response.status, response.read()
     finally:
         conn.close()
+
+
+def create_tables(workdir: Path) -> None:
+    """Tables added to the models since the import (create_all only adds what is missing)."""
+    from kb import create_app
+    from kb.db import db
+
+    app = create_app(kb_config(workdir))
+    with app.app_context():
+        db.create_all()
+        db.engine.dispose()
 
 
 def start_gunicorn(workdir: Path, port: int, workers: int) -> subprocess.Popen:
@@ -227,6 +238,7 @@ def main() -> dict:
         raise SystemExit(f"no database in {args.workdir}: run bench/import_bench.py first")
     args.duration = max(1, min(args.duration, 300))
 
+    create_tables(args.workdir)
     paths = thread_paths(args.workdir, args.paths)
     port = free_port()
     server = start_gunicorn(args.workdir, port, args.workers)

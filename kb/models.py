@@ -301,3 +301,14 @@ class ContentGap(db.Model):
     source: Mapped[str] = mapped_column(String(10))  # "search" | "mention"
     created: Mapped[datetime] = mapped_column(DateTime, default=utcnow, index=True)
     resolved: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class RelatedCache(db.Model):
+    """The 'related questions' of a thread, computed by search once and reused by page views."""
+
+    __tablename__ = "related_cache"
+    thread_id: Mapped[int] = mapped_column(
+        ForeignKey("threads.id", ondelete="CASCADE"), primary_key=True
+    )
+    items: Mapped[str] = mapped_column(Text)  # JSON list of {id, title, url, solved, answer}
+    computed: Mapped[datetime] = mapped_column(DateTime, default=utcnow)

@@ -5,9 +5,11 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 
 from kb.db import db
 from kb.models import Article, Thread
@@ -205,7 +207,33 @@ def similar_threads(
     ]
 
 
+RELATED_TTL = timedelta(hours=6)
+
+
 def related_threads(thread: Thread, limit: int = 5) -> list[dict[str, Any]]:
-    """More like this: threads sharing the title's and tags' words, solved first."""
+    """More like this: threads sharing the title's and tags' words, solved first.
+
+    A search costs tens of milliseconds on a big index, so the answer is kept in the
+    database for a few hours (or until the thread changes) and page views read it back.
+    """
+    import json
+
+    from kb.models import RelatedCache, utcnow
+
+    cached = db.session.get(RelatedCache, thread.id)
+    fresh_after = max(thread.last_activity, utcnow() - RELATED_TTL)
+    if cached is not None and cached.computed >= fresh_after:
+        return list(json.loads(cached.items))[:limit]
     text = f"{thread.title} {' '.join(thread.tag_names)}"
-    return similar_threads(text, limit=limit, exclude=thread.id)
+    items = similar_threads(text, limit=limit, exclude=thread.id)
+    try:
+        # A write on a page view: end the read transaction first (see record_click).
+        thread_id = thread.id
+        db.session.rollback()
+        row = db.session.get(RelatedCache, thread_id) or RelatedCache(thread_id=thread_id)
+        row.items, row.computed = json.dumps(items), utcnow()
+        db.session.add(row)
+        db.session.commit()
+    except OperationalError:  # busy database: serve the answer, store it another time
+        db.session.rollback()
+    return items

@@ -21,7 +21,7 @@ from kb.views.helpers import article_url, thread_url
 bp = Blueprint("reuse", __name__)
 
 
-def reuse_context(thread: Thread) -> dict[str, Any]:
+def reuse_context(thread: Thread, *, related: bool = True) -> dict[str, Any]:
     """What the thread page shows beyond the posts: related, duplicate, article, feedback."""
     viewer = current_user if current_user.is_authenticated else None
     original = db.session.get(Thread, thread.duplicate_of_id) if thread.duplicate_of_id else None
@@ -30,7 +30,8 @@ def reuse_context(thread: Thread) -> dict[str, Any]:
     )
     staff = viewer is not None and viewer.is_staff
     return {
-        "related": related_threads(thread),
+        # Related questions are cached on first view; a refused post re-renders without them.
+        "related": related_threads(thread) if related else [],
         "original": original,
         "forward_article": article,
         "can_close": duplicates.can_vote_duplicate(viewer) and original is None,

@@ -127,7 +127,7 @@ def answer(thread_id: int) -> Any:
     except OperationError as err:
         data = ops.thread_page_data(thread, current_user)
         return render_template(
-            "threads/show.html", thread=thread, **data, **reuse_context(thread),
+            "threads/show.html", thread=thread, **data, **reuse_context(thread, related=False),
             errors=form_errors(err), answer_body=body,
         ), err.status  # fmt: skip
     flash("Thanks! Your answer is posted.", "success")
