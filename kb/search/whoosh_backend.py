@@ -75,6 +75,19 @@ def _doc_fields(doc: SearchDoc) -> dict[str, Any]:
     }
 
 
+def _counted(results: Any) -> bool:
+    """Whether Whoosh counted every match while collecting (so len() costs nothing).
+
+    Results.has_exact_length() says yes for any filtered search, because the filter's
+    wrapping collector claims to count; len() then re-runs the whole query. Ask the
+    innermost collector instead.
+    """
+    collector = results.collector
+    while collector is not None and hasattr(collector, "child"):
+        collector = collector.child
+    return results.has_exact_length() if collector is None else collector.computes_count()
+
+
 class WhooshBackend:
     """A Whoosh index in one directory, with a long-lived searcher per thread."""
 
@@ -351,7 +364,7 @@ class WhooshBackend:
                     or ""
                 )
         # An exact count re-runs the query over every match; Whoosh's estimate is free.
-        total = len(results) if results.has_exact_length() else results.estimated_length()
+        total = len(results) if _counted(results) else results.estimated_length()
         return SearchResults(hits=page, total=max(total, len(ranked)), terms=terms)
 
     @staticmethod
