@@ -160,7 +160,7 @@ def draft_reply(
     """Compose and store a reply (with its own short link) in the caller's transaction."""
     code = create_reply_link(target_path, mention.id) if target_path else None
     url = _reply_url(code) if code else dm_link(account_id or get_state("account_id") or "0")
-    handle = mention.author_username or "there"
+    handle = mention.author_username  # decide_mention never drafts for a mention without one
     text = compose_reply(
         handle=handle, kind=kind, topic=topic, url=url, seed=mention.id, previous=_previous_text()
     )
@@ -193,6 +193,9 @@ def decide_mention(mention: Mention, account_id: str, account_username: str) -> 
         facts, suppressed=suppressed, replied_conversations=_replied_conversations(mention),
         cleaned_text=cleaned,
     )  # fmt: skip
+    if not mention.author_username and decision.kind in (rules.HELP, rules.PRIVATE):
+        # A reply must start with the customer's handle; without one we could tag a stranger.
+        decision = rules.Decision(rules.IGNORE, "no author handle in X's payload")
     mention.decision, mention.reason, mention.cleaned = decision.kind, decision.reason, cleaned
     mention.decided_at = utcnow()
     if decision.kind == rules.OPT_OUT and not suppressed:
