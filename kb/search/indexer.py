@@ -15,7 +15,7 @@ from flask import Flask, current_app
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, selectinload
 
-from kb.db import db
+from kb.db import db, reading
 from kb.markup import plain_text
 from kb.models import Answer, Article, IndexJob, Thread
 from kb.search import backend
@@ -138,7 +138,9 @@ def process_pending(limit: int = BATCH) -> int:
     """Apply queued index changes in batches until the queue is empty; return how many."""
     done = 0
     while True:
-        with Session(db.engine) as session:
+        # Read without SQLite's write lock, and hold no database lock while waiting for the
+        # index's writer lock: a bulk import holds that one and needs the database meanwhile.
+        with reading(), Session(db.engine) as session:
             jobs = session.execute(
                 select(IndexJob.id, IndexJob.doc_kind, IndexJob.doc_id)
                 .order_by(IndexJob.id)
@@ -153,19 +155,20 @@ def process_pending(limit: int = BATCH) -> int:
                 "thread": thread_docs(session, sorted(wanted["thread"])),
                 "article": article_docs(session, sorted(wanted["article"])),
             }
-            upserts, deletes = [], []
-            for kind, ids in wanted.items():
-                for doc_id in ids:
-                    doc = found.get(kind, {}).get(doc_id)
-                    if doc is None:
-                        deletes.append(f"{kind}:{doc_id}")
-                    else:
-                        upserts.append(doc)
-            backend().apply(upserts, deletes)
-            # Only now forget the jobs: a crash before this line re-applies them (idempotent).
+        upserts, deletes = [], []
+        for kind, ids in wanted.items():
+            for doc_id in ids:
+                doc = found.get(kind, {}).get(doc_id)
+                if doc is None:
+                    deletes.append(f"{kind}:{doc_id}")
+                else:
+                    upserts.append(doc)
+        backend().apply(upserts, deletes)
+        # Only now forget the jobs: a crash before this line re-applies them (idempotent).
+        with Session(db.engine) as session:
             session.execute(delete(IndexJob).where(IndexJob.id.in_([j[0] for j in jobs])))
             session.commit()
-            done += len(jobs)
+        done += len(jobs)
 
 
 def all_docs(session: Session, batch: int = 1000) -> Iterator[SearchDoc]:

@@ -97,6 +97,7 @@ class WhooshBackend:
         self._local = threading.local()
         self._ix: Any = None
         self._ix_lock = threading.Lock()
+        self._open: set[Any] = set()  # every thread's searcher, so close() can close them all
         self._stem = _analyzers()[0]
 
     # ----- opening -----------------------------------------------------------------------
@@ -117,6 +118,8 @@ class WhooshBackend:
         searcher = getattr(local, "searcher", None)
         if searcher is None:
             searcher = self._index().searcher(weighting=scoring.BM25F(B=0.75, K1=1.2))
+            with self._ix_lock:
+                self._open.add(searcher)
             local.checked = now
         elif now - local.checked >= self.refresh_seconds:
             local.checked = now
@@ -126,7 +129,11 @@ class WhooshBackend:
                     # segment readers (edited, deleted and merged documents stay findable)
                     # and fails on a searcher opened on an empty index.
                     searcher.close()
-                    searcher = self._index().searcher(weighting=scoring.BM25F(B=0.75, K1=1.2))
+                    fresh = self._index().searcher(weighting=scoring.BM25F(B=0.75, K1=1.2))
+                    with self._ix_lock:
+                        self._open.discard(searcher)
+                        self._open.add(fresh)
+                    searcher = fresh
             except (OSError, index.EmptyIndexError):
                 self.reset()
                 return self._searcher()
@@ -135,11 +142,11 @@ class WhooshBackend:
 
     def reset(self) -> None:
         """Forget the open index and searcher (after a rebuild or in tests)."""
-        searcher = getattr(self._local, "searcher", None)
-        if searcher is not None:
-            searcher.close()
         self._local = threading.local()
         with self._ix_lock:
+            for searcher in self._open:
+                searcher.close()
+            self._open.clear()
             if self._ix is not None:
                 self._ix.close()
             self._ix = None
