@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import math
 import os
 import shutil
@@ -106,10 +107,13 @@ class WhooshBackend:
         with self._ix_lock:
             if self._ix is None:
                 self.path.mkdir(parents=True, exist_ok=True)
-                if index.exists_in(str(self.path)):
-                    self._ix = index.open_dir(str(self.path))
-                else:
-                    self._ix = index.create_in(str(self.path), make_schema())
+                # Several processes may open a missing index at once: one creates it.
+                with (self.path.parent / f".{self.path.name}.create.lock").open("w") as lock:
+                    fcntl.flock(lock, fcntl.LOCK_EX)
+                    if index.exists_in(str(self.path)):
+                        self._ix = index.open_dir(str(self.path))
+                    else:
+                        self._ix = index.create_in(str(self.path), make_schema())
             return self._ix
 
     def _searcher(self) -> Any:
