@@ -26,8 +26,6 @@ class Defaults:
     RENDER_TIMEOUT = 1.0
     # Apply pending index changes inline after each commit (tests, one-shot commands).
     INDEX_SYNC = False
-    # Start the background indexer thread inside the web process (`kb serve`).
-    INDEXER_THREAD = False
     SEARCH_CACHE_SECONDS = 1.0
     PASSWORD_METHOD = "scrypt"
     SESSION_COOKIE_HTTPONLY = True
