@@ -116,4 +116,20 @@ def shot() -> Any:
     return save
 
 
-__all__ = ["free_port", "wait_for", "shutil"]
+BROWSER_PASSWORD = "browser-test-pass"
+
+
+def register(page: Any, base: str, name: str, password: str = BROWSER_PASSWORD) -> None:
+    """Create an account through the form (it logs the new member in)."""
+    from playwright.sync_api import expect
+
+    page.goto(f"{base}/register")
+    page.get_by_label("User name").fill(name)
+    page.get_by_label("Email").fill(f"{name}@example.com")
+    page.get_by_label("Password", exact=True).fill(password)
+    page.get_by_label("Password again").fill(password)
+    page.get_by_role("button", name="Create account").click()
+    expect(page.locator(".flash-success")).to_contain_text(f"Welcome, {name}")
+
+
+__all__ = ["free_port", "wait_for", "shutil", "register"]

@@ -10,10 +10,11 @@ from pathlib import Path
 from typing import Any
 
 import requests
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, expect
+
+from tests.browser.conftest import register
 
 ROOT = Path(__file__).resolve().parents[2]
-PASSWORD = "similar-pass-123"
 ANSWER = "Amber means the hub has no signal from the line. Restart the fibre box, then the hub."
 THREADS = [
     {
@@ -61,17 +62,6 @@ def import_threads(live_server: dict[str, Any]) -> None:
             return
         time.sleep(0.2)
     raise AssertionError("the server never found the imported threads")
-
-
-def register(page: Page, base: str, name: str) -> None:
-    """Create an account through the form (it logs the new member in)."""
-    page.goto(f"{base}/register")
-    page.get_by_label("User name").fill(name)
-    page.get_by_label("Email").fill(f"{name}@example.com")
-    page.get_by_label("Password", exact=True).fill(PASSWORD)
-    page.get_by_label("Password again").fill(PASSWORD)
-    page.get_by_role("button", name="Create account").click()
-    expect(page.locator(".flash-success")).to_contain_text(f"Welcome, {name}")
 
 
 def test_typing_a_title_shows_similar_threads(

@@ -5,19 +5,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, expect
 
-PASSWORD = "walkthrough-pass"
-
-
-def register(page: Page, base: str, name: str) -> None:
-    page.goto(f"{base}/register")
-    page.get_by_label("User name").fill(name)
-    page.get_by_label("Email").fill(f"{name}@example.com")
-    page.get_by_label("Password", exact=True).fill(PASSWORD)
-    page.get_by_label("Password again").fill(PASSWORD)
-    page.get_by_role("button", name="Create account").click()
-    expect(page.locator(".flash-success")).to_contain_text(f"Welcome, {name}")
+from tests.browser.conftest import register
 
 
 def test_ask_answer_vote_accept_search(
