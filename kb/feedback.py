@@ -110,4 +110,15 @@ def needs_review() -> list[dict[str, object]]:
 
 def is_flagged_for_review(kind: str, target_id: int) -> bool:
     """Whether an item has recent 'no' feedback that no review has answered."""
-    return any(i["kind"] == kind and i["target"].id == target_id for i in needs_review())
+    since = utcnow() - timedelta(days=REVIEW_WINDOW_DAYS)
+    if kind == "article":
+        article = db.session.get(Article, target_id)
+        if article is not None and article.reviewed and article.reviewed > since:
+            since = article.reviewed  # only answers after the last review count
+    later = db.session.scalar(
+        select(func.count(Feedback.id)).where(
+            Feedback.target_kind == kind, Feedback.target_id == target_id,
+            Feedback.helpful.is_(False), Feedback.created > since,
+        )
+    )  # fmt: skip
+    return bool(later)
