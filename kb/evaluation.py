@@ -108,27 +108,6 @@ def evaluate(
 def baseline_matcher(text: str) -> list[dict[str, Any]]:
     """BM25 over titles only, with the same hit shape as `match`."""
     from kb.search import backend
-    from kb.search.service import article_slugs
+    from kb.search.service import describe_hits
 
-    hits = backend().baseline_search(text, limit=K)
-    slugs = article_slugs([h.db_id for h in hits if h.kind == "article"])
-    from sqlalchemy import select
-
-    from kb.db import db
-    from kb.models import Thread
-
-    ids = [h.db_id for h in hits if h.kind == "thread"]
-    keys = {}
-    if ids:
-        keys = {
-            i: k
-            for i, k in db.session.execute(select(Thread.id, Thread.key).where(Thread.id.in_(ids)))
-        }
-    return [
-        {
-            "kind": h.kind,
-            "id": h.db_id,
-            "key": keys.get(h.db_id) if h.kind == "thread" else slugs.get(h.db_id),
-        }
-        for h in hits
-    ]
+    return describe_hits(backend().baseline_search(text, limit=K))

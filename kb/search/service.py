@@ -56,10 +56,13 @@ def article_slugs(ids: list[int]) -> dict[int, str]:
     return {article_id: slug for article_id, slug in rows}
 
 
-def hit_urls(hits: list[SearchHit], external: bool = False) -> dict[str, str]:
-    """Canonical URLs for hits, keyed by 'kind:id'."""
+def hit_urls(
+    hits: list[SearchHit], external: bool = False, slugs: dict[int, str] | None = None
+) -> dict[str, str]:
+    """Canonical URLs for hits, keyed by 'kind:id' (pass `slugs` if already loaded)."""
     urls: dict[str, str] = {}
-    slugs = article_slugs([h.db_id for h in hits if h.kind == "article"])
+    if slugs is None:
+        slugs = article_slugs([h.db_id for h in hits if h.kind == "article"])
     for hit in hits:
         key = f"{hit.kind}:{hit.db_id}"
         if hit.kind == "thread":
@@ -131,29 +134,30 @@ def match(text: object, limit: int = 5) -> list[dict[str, Any]]:
         return []
     limit = max(1, min(int(limit), 50))
     found = backend().search(query, offset=0, limit=limit, mode="any", snippets=False)
-    hits = found.hits
-    urls = hit_urls(hits, external=True)
+    return describe_hits(found.hits)
+
+
+def describe_hits(hits: list[SearchHit]) -> list[dict[str, Any]]:
+    """Hits as `kb match` prints them: kind, id, key (thread key or article slug), url..."""
+    slugs = article_slugs([h.db_id for h in hits if h.kind == "article"])
+    urls = hit_urls(hits, external=True, slugs=slugs)
     keys: dict[int, str | None] = {}
     thread_ids = [h.db_id for h in hits if h.kind == "thread"]
     if thread_ids:
         rows = db.session.execute(select(Thread.id, Thread.key).where(Thread.id.in_(thread_ids)))
         keys = {thread_id: key for thread_id, key in rows}
-    slugs = article_slugs([h.db_id for h in hits if h.kind == "article"])
-    out = []
-    for hit in hits:
-        ref = f"{hit.kind}:{hit.db_id}"
-        out.append(
-            {
-                "kind": hit.kind,
-                "id": hit.db_id,
-                "key": keys.get(hit.db_id) if hit.kind == "thread" else slugs.get(hit.db_id),
-                "title": hit.title,
-                "url": urls.get(ref, ""),
-                "score": round(hit.score, 4),
-                "solved": hit.state in ("solved", "article"),
-            }
-        )
-    return out
+    return [
+        {
+            "kind": hit.kind,
+            "id": hit.db_id,
+            "key": keys.get(hit.db_id) if hit.kind == "thread" else slugs.get(hit.db_id),
+            "title": hit.title,
+            "url": urls.get(f"{hit.kind}:{hit.db_id}", ""),
+            "score": round(hit.score, 4),
+            "solved": hit.state in ("solved", "article"),
+        }
+        for hit in hits
+    ]
 
 
 WEAK_SCORE = 0.5  # a best hit covering less of the query than this counts as "nothing good"
