@@ -13,9 +13,15 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from whoosh import analysis, fields, highlight, index, query, scoring
+import numpy as np
+from whoosh import analysis, fields, index, query, scoring
+from whoosh.codec.whoosh3 import LENGTHS_COLUMN, W3LeafMatcher
+from whoosh.util.numeric import byte_to_length
 from whoosh.writing import LockError
 
+from kb.search import ranking
+from kb.search import snippets as snippets_
+from kb.search.ranking import Accumulator, ByteLRU, Postings
 from kb.search.types import SearchDoc, SearchHit, SearchResults
 
 # One weighted text field: a part repeated twice counts twice. Searching one field with a
@@ -25,7 +31,9 @@ from kb.search.types import SearchDoc, SearchHit, SearchResults
 TEXT_REPEATS = {"title": 2, "alt": 2, "body": 2, "tags": 1, "answers": 1}
 RERANK_WINDOW = 50
 MAX_TERMS = 10  # the rarest query words carry the meaning; more only cost time
-POSTING_BUDGET = 20_000  # postings an any-word query may read (~35 ms of Whoosh scoring)
+POSTING_BUDGET = 20_000  # postings of uncommon words a query reads past its rarest two
+CACHE_MIN_POSTINGS = 512  # shorter lists decode faster than they are worth keeping
+_LENGTH_TABLE = [byte_to_length(code) for code in range(256)]
 
 
 def _analyzers() -> tuple[Any, Any]:
@@ -76,30 +84,39 @@ def _doc_fields(doc: SearchDoc) -> dict[str, Any]:
     }
 
 
-def _counted(results: Any) -> bool:
-    """Whether Whoosh counted every match while collecting (so len() costs nothing).
+def _blocks(matcher: Any) -> Iterator[tuple[Any, Any, int]]:
+    """A posting list's raw blocks as (delta-coded ids, weights, count).
 
-    Results.has_exact_length() says yes for any filtered search, because the filter's
-    wrapping collector claims to count; len() then re-runs the whole query. Ask the
-    innermost collector instead.
+    Reads whoosh-reloaded 2.7.5's block format directly (the version is pinned): Whoosh's
+    own matchers would decode and score one posting at a time. Each block is one zlib'd
+    pickle; tests compare the scores with Whoosh's own BM25F.
     """
-    collector = results.collector
-    while collector is not None and hasattr(collector, "child"):
-        collector = collector.child
-    return results.has_exact_length() if collector is None else collector.computes_count()
+    while True:
+        if matcher._data is None:
+            matcher._read_data()
+        ids, weights = matcher._data[0], matcher._data[1]
+        yield ids, weights, matcher._blocklength
+        if matcher._lastblock:
+            return
+        matcher._goto(matcher._nextoffset)
 
 
 class WhooshBackend:
     """A Whoosh index in one directory, with a long-lived searcher per thread."""
 
-    def __init__(self, path: str, refresh_seconds: float = 1.0) -> None:
+    def __init__(self, path: str, refresh_seconds: float = 1.0, cache_mb: float = 32.0) -> None:
         self.path = Path(path)
         self.refresh_seconds = refresh_seconds
+        # Decoded posting lists of common words, by (segment, term): segments never change
+        # once written, so entries stay right until the segment is merged away.
+        self._postings = ByteLRU(int(cache_mb * 1024 * 1024))
+        self._lengths: dict[str, np.ndarray] = {}
         self._local = threading.local()
         self._ix: Any = None
         self._ix_lock = threading.Lock()
         self._open: set[Any] = set()  # every thread's searcher, so close() can close them all
         self._stem = _analyzers()[0]
+        self._stem_word = snippets_.make_stemmer(self._one_stem)
 
     # ----- opening -----------------------------------------------------------------------
 
@@ -154,6 +171,8 @@ class WhooshBackend:
             if self._ix is not None:
                 self._ix.close()
             self._ix = None
+        self._postings.clear()
+        self._lengths.clear()
 
     # ----- writing -----------------------------------------------------------------------
 
@@ -255,6 +274,10 @@ class WhooshBackend:
             seen.setdefault(token.text, None)
         return list(seen)
 
+    def _one_stem(self, word: str) -> str | None:
+        """The index term of one word, or None for a stop word or a word too short."""
+        return next((token.text for token in self._stem(word)), None)
+
     def _words(self, text: str) -> dict[str, str]:
         """Each index term (stem) of a text, in order, with the lowercased word it came from."""
         words: dict[str, str] = {}
@@ -266,7 +289,10 @@ class WhooshBackend:
         """A term the index knows for a misspelt or oddly stemmed word, as (stem, frequency)."""
         reader = searcher.reader()
         maxdist = 2 if len(word) >= 8 else 1
-        candidates = set(searcher.suggest("spell", word, limit=2, maxdist=maxdist))
+        # prefix=1: only words with the same first letter. Whoosh otherwise measures the
+        # distance to every word in the index (about 35 ms at 100,000 threads); typos
+        # rarely hit the first letter, and the dev set scores slightly better this way.
+        candidates = set(searcher.suggest("spell", word, limit=2, maxdist=maxdist, prefix=1))
         stems = {s for option in candidates for s in self.analyze(option)[:1]}
         # Near stems too ("dropping" stems to "dropp", the index has "drop"); the shared
         # prefix keeps the lexicon scan short.
@@ -308,26 +334,97 @@ class WhooshBackend:
             terms.append(query.Term("state", state))
         return query.And(terms) if terms else None
 
-    def _filter_docs(
-        self, searcher: Any, kind: str | None, tag: str | None, state: str | None
-    ) -> set[int] | None:
-        """The document numbers a filter allows, kept with the searcher that computed them.
+    def _leaves(self, searcher: Any) -> list[tuple[Any, int, str]]:
+        """The searcher's segments as (reader, first document number, segment id)."""
+        local = self._local
+        if getattr(local, "leaves_for", None) is not searcher:
+            leaves = [
+                (sub.reader(), offset, sub.reader().segment().segment_id())
+                for sub, offset in searcher.leaf_searchers()
+            ]
+            live = {segid for _, _, segid in leaves}
+            for gone in set(self._lengths) - live:  # merged away: free its lengths
+                self._lengths.pop(gone, None)
+            local.leaves_for, local.leaves, local.alive = searcher, leaves, None
+        return local.leaves
 
-        Whoosh would otherwise list every document of the kind (all threads) on each search.
-        """
+    def _alive(self, searcher: Any) -> np.ndarray | None:
+        """False at deleted documents (an update deletes the old copy), or None if none."""
+        local = self._local
+        self._leaves(searcher)
+        if local.alive is None:
+            alive = np.ones(searcher.doc_count_all(), dtype=bool)
+            for reader, offset, _ in local.leaves:
+                if reader.has_deletions():
+                    gone = np.fromiter(reader.deleted_docs_set, dtype=np.int64)
+                    alive[gone + offset] = False
+            local.alive = (alive,) if not alive.all() else (None,)
+        return local.alive[0]
+
+    def _field_lengths(self, reader: Any, segid: str) -> np.ndarray:
+        """The `text` length of every document in one segment (decoded once per segment)."""
+        lengths = self._lengths.get(segid)
+        if lengths is None:
+            count = reader.doc_count_all()
+            column = reader._perdoc._cached_reader("_text_len", LENGTHS_COLUMN)
+            if column is None:
+                lengths = np.ones(count)
+            else:
+                raw = column._dbfile.get(column._basepos, column._count)
+                lengths = ranking.lengths_from_bytes(raw, count, _LENGTH_TABLE)
+            self._lengths[segid] = lengths
+        return lengths
+
+    def _term_postings(self, reader: Any, segid: str, term: str) -> Postings | None:
+        """One term's postings in one segment, from the cache or decoded from its blocks."""
+        key = (segid, term)
+        cached = self._postings.get(key)
+        if cached is not None:
+            return cached
+        if ("text", term) not in reader:
+            return None
+        matcher = reader.postings("text", term)
+        if isinstance(matcher, W3LeafMatcher):
+            found = ranking.decode_blocks(_blocks(matcher))
+        else:  # a list short enough to be stored inline in the term index
+            docs, freqs = [], []
+            while matcher.is_active():
+                docs.append(matcher.id())
+                freqs.append(matcher.weight())
+                matcher.next()
+            found = Postings(np.asarray(docs, np.int32), np.asarray(freqs, np.float32))
+        if len(found.docs) >= CACHE_MIN_POSTINGS:
+            self._postings.put(key, found)
+        return found
+
+    def _filter_mask(
+        self, searcher: Any, kind: str | None, tag: str | None, state: str | None
+    ) -> np.ndarray | None:
+        """The documents a filter allows, kept with the searcher that computed them."""
         q = self._filter(kind, tag, state)
         if q is None:
             return None
         local = self._local
         if getattr(local, "filters_for", None) is not searcher:
             local.filters_for, local.filters = searcher, {}
-        cache: dict[Any, set[int]] = local.filters
+        cache: dict[Any, np.ndarray] = local.filters
         key = (kind, tag.lower() if tag else None, state)
         if key not in cache:
-            if len(cache) >= 8:  # each entry can hold every document number: keep few
+            if len(cache) >= 16:  # 100,000 documents make a 100 kB mask: keep a few
                 cache.clear()
-            cache[key] = set(searcher.docs_for_query(q))
+            cache[key] = ranking.mask_of(searcher.doc_count_all(), searcher.docs_for_query(q))
         return cache[key]
+
+    def _score(self, searcher: Any, terms: list[str]) -> Accumulator:
+        """BM25 (Whoosh's BM25F on the one `text` field) of every document for the terms."""
+        acc = Accumulator(searcher.doc_count_all(), searcher.avg_field_length("text") or 1.0)
+        for term in terms:
+            idf = searcher.idf("text", term)
+            for reader, offset, segid in self._leaves(searcher):
+                found = self._term_postings(reader, segid, term)
+                if found is not None:
+                    acc.add(found, offset, self._field_lengths(reader, segid), idf)
+        return acc
 
     def search(
         self,
@@ -346,43 +443,35 @@ class WhooshBackend:
         terms = self._plan(searcher, text)
         if not terms:
             return SearchResults(hits=[], total=0, terms=[])
-        filt = self._filter_docs(searcher, kind, tag, state)
-        if filt is not None and not filt:
-            # Whoosh treats an empty filter set as no filter at all.
-            return SearchResults(hits=[], total=0, terms=terms)
+        allowed = self._filter_mask(searcher, kind, tag, state)
+        alive = self._alive(searcher)
+        if alive is not None:
+            allowed = alive if allowed is None else allowed & alive
         wanted = max(offset + limit, RERANK_WINDOW)
-        clauses = [query.Term("text", t) for t in terms]
-        results = None
-        if mode in ("auto", "all") and len(clauses) > 1:
-            results = searcher.search(query.And(clauses), limit=wanted, filter=filt)
-            if mode == "auto" and results.scored_length() < min(wanted, 10):
-                results = None
-        if results is None:
-            q = query.Or(clauses) if len(clauses) > 1 else clauses[0]
-            results = searcher.search(q, limit=wanted, filter=filt)
-        ranked = sorted((self._hit(h) for h in results), key=lambda h: h.score, reverse=True)
+        acc = self._score(searcher, terms)
+        best: list[tuple[int, float]] = []
+        total = 0
+        if mode in ("auto", "all") and len(terms) > 1:
+            best, total = acc.top(len(terms), allowed, wanted)
+            if mode == "auto" and len(best) < min(wanted, 10):
+                best = []
+        if not best and (mode != "all" or len(terms) == 1):
+            best, total = acc.top(1, allowed, wanted)
+        ranked = sorted(
+            (self._hit(searcher.stored_fields(docnum), score) for docnum, score in best),
+            key=lambda h: h.score,
+            reverse=True,
+        )
         page = ranked[offset : offset + limit]
-        if snippets:
-            # Snippets re-read and re-analyse each body: only for the hits on this page.
-            fragmenter = highlight.ContextFragmenter(maxchars=220, surround=60)
-            formatter = highlight.HtmlFormatter(tagname="mark", between=" … ")
+        if snippets:  # only for the hits on this page
             wanted_terms = frozenset(terms)
             for hit in page:
-                hit.snippet_html = (
-                    highlight.highlight(
-                        hit.body_text, wanted_terms, self._stem, fragmenter, formatter, top=2
-                    )
-                    or ""
-                )
-        # An exact count re-runs the query over every match; Whoosh's estimate is free.
-        total = len(results) if _counted(results) else results.estimated_length()
+                hit.snippet_html = snippets_.highlight(hit.body_text, wanted_terms, self._stem_word)
         return SearchResults(hits=page, total=max(total, len(ranked)), terms=terms)
 
     @staticmethod
-    def _hit(hit: Any) -> SearchHit:
-        stored = hit.fields()
+    def _hit(stored: dict[str, Any], text_score: float) -> SearchHit:
         kind, _, raw_id = stored["id"].partition(":")
-        text_score = float(hit.score)
         state = stored.get("state", "")
         accepted = int(stored.get("accepted_score") or 0)
         # A bounded blend: quality signals scale relevance; they never replace it.
@@ -418,7 +507,8 @@ class WhooshBackend:
             if len(word) < 3 or word.isdigit() or reader.doc_frequency("spell", word):
                 out.append(word)
                 continue
-            options = searcher.suggest("spell", word, limit=1, maxdist=2 if len(word) > 5 else 1)
+            maxdist = 2 if len(word) > 5 else 1
+            options = searcher.suggest("spell", word, limit=1, maxdist=maxdist, prefix=1)
             if options and options[0] != word:
                 out.append(options[0])
                 changed = True
@@ -433,7 +523,7 @@ class WhooshBackend:
         if not terms:
             return []
         q = query.Or([query.Term("title", t) for t in terms])
-        return [self._hit(h) for h in searcher.search(q, limit=limit)]
+        return [self._hit(h.fields(), float(h.score)) for h in searcher.search(q, limit=limit)]
 
     def term_weights(self, terms: list[str]) -> dict[str, float]:
         """Inverse document frequency of each index term: rare words say more."""
