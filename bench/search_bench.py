@@ -85,9 +85,9 @@ def main() -> dict:
     queries = make_queries(args.queries)
     tweets = make_tweets(args.queries)
     with app.app_context():
-        from kb.db import db
+        from kb.db import create_schema
 
-        db.create_all()  # tables added since the import (the search page writes content gaps)
+        create_schema()  # tables and columns added since the import
         docs = backend().doc_count()
         started = time.perf_counter()
         run_search("hub amber light")

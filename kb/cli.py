@@ -11,7 +11,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import FlaskGroup, with_appcontext
 
-from kb.db import db
+from kb.db import create_schema, db
 
 
 @click.command("init")
@@ -23,7 +23,9 @@ def init_command(demo: bool) -> None:
     from kb.search.indexer import reindex_all
 
     started = time.monotonic()
-    db.create_all()
+    added = create_schema()
+    if added:
+        click.echo(f"Database upgraded: added {', '.join(added)}.")
     click.echo("Database ready.")
     counts = load_articles(Path(current_app.config["CONTENT_DIR"]))
     click.echo(
@@ -87,7 +89,7 @@ def serve_command(host: str, port: int, demo_concierge: bool) -> None:
     from kb.search.indexer import process_pending, start_thread
 
     app = current_app._get_current_object()  # type: ignore[attr-defined]
-    db.create_all()
+    create_schema()
     process_pending()  # catch up with anything a crash left pending
     start_thread(app)
     standin = None
@@ -142,7 +144,7 @@ def import_command(path: Path, procs: int) -> None:
     """Import threads from a JSON Lines file (one thread per line)."""
     from kb.importer import import_lines
 
-    db.create_all()
+    create_schema()
     started = time.monotonic()
     with path.open(encoding="utf-8", errors="replace") as fh:
         total = sum(1 for _ in fh)

@@ -102,3 +102,38 @@ def atomic(operation: F) -> F:
             raise
 
     return run  # type: ignore[return-value]
+
+
+def create_schema() -> list[str]:
+    """Create missing tables, and add columns that newer code has to older tables.
+
+    There are no migration scripts: a database made by an older checkout only ever lacks
+    tables and columns (nothing is renamed or dropped), and a new column always has a
+    server default or allows NULL, so `ALTER TABLE ... ADD COLUMN` brings it up to date on
+    SQLite and PostgreSQL alike. Returns "table.column" for each column added.
+    """
+    from sqlalchemy import inspect
+    from sqlalchemy.schema import CreateColumn
+
+    db.create_all()
+    engine = db.engine
+    added: list[str] = []
+    with engine.begin() as conn:
+        inspector = inspect(conn)  # on this connection: a second one would wait for its lock
+        for table in db.metadata.sorted_tables:
+            have = {column["name"] for column in inspector.get_columns(table.name)}
+            for column in table.columns:
+                if column.name in have:
+                    continue
+                if not (column.nullable or column.server_default is not None):
+                    raise RuntimeError(
+                        f"{table.name}.{column.name} is new and has no default: "
+                        "make a fresh database (KB_DATABASE_URL) and import into it"
+                    )
+                ddl = CreateColumn(column).compile(dialect=engine.dialect)
+                conn.exec_driver_sql(f"ALTER TABLE {table.name} ADD COLUMN {ddl}")
+                added.append(f"{table.name}.{column.name}")
+            for index in table.indexes:
+                if any(f"{table.name}.{c.name}" in added for c in index.columns):
+                    index.create(conn, checkfirst=True)
+    return added

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
+from sqlalchemy import text as sql
 
 from kb.db import db
 from kb.models import Article, IndexJob, Thread, User
@@ -85,6 +86,21 @@ def test_init_again_updates_by_slug_and_removes_gone_files(runner, content):
     assert rows["amber-light"].title == "What a flashing amber light on the hub means"
     assert article_titles("flashing amber") == ["What a flashing amber light on the hub means"]
     assert article_titles("moving address") == []
+
+
+def test_init_adds_columns_that_an_older_database_lacks(runner, content):
+    assert runner.invoke(args=["init"]).exit_code == 0
+    db.session.execute(
+        sql("ALTER TABLE threads DROP COLUMN edited")
+    )  # as an older checkout made it
+    db.session.commit()
+
+    result = runner.invoke(args=["init"])
+
+    assert result.exit_code == 0, result.output
+    assert "Database upgraded: added threads.edited." in result.output
+    db.session.execute(sql("SELECT edited FROM threads"))
+    assert "Database upgraded" not in runner.invoke(args=["init"]).output
 
 
 def test_init_refuses_a_broken_article_file(runner, content):

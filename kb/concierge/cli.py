@@ -10,7 +10,7 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from kb.db import db
+from kb.db import create_schema
 
 
 @click.group("concierge")
@@ -37,7 +37,7 @@ def once_command() -> None:
     from kb.concierge.worker import Worker, gateway_from_config
 
     _check_settings()
-    db.create_all()
+    create_schema()
     with gateway_from_config(current_app.config) as gateway:
         stats = Worker(gateway).once()
     click.echo(
@@ -55,7 +55,7 @@ def run_command() -> None:
     from kb.concierge.worker import Worker, gateway_from_config
 
     _check_settings()
-    db.create_all()
+    create_schema()
     stop = threading.Event()
 
     def _stop(_signum: int, _frame: Any) -> None:

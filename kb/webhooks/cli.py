@@ -10,7 +10,7 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from kb.db import db
+from kb.db import create_schema
 
 
 @click.group("webhooks")
@@ -24,7 +24,7 @@ def once_command() -> None:
     """Send every delivery that is due now, once, and report."""
     from kb.webhooks.worker import run_once
 
-    db.create_all()
+    create_schema()
     stats = run_once()
     click.echo(
         f"attempted {stats.attempted}, delivered {stats.delivered}, "
@@ -41,7 +41,7 @@ def run_command(poll: float | None) -> None:
     """Deliver webhooks until stopped (Ctrl-C or SIGTERM)."""
     from kb.webhooks.worker import run
 
-    db.create_all()
+    create_schema()
     stop = threading.Event()
 
     def _stop(_signum: int, _frame: Any) -> None:
