@@ -31,6 +31,7 @@ def send_command() -> None:
     click.echo(
         f"Sent {report.sent} digest{'' if report.sent == 1 else 's'}; "
         f"{report.skipped} user{'' if report.skipped == 1 else 's'} had nothing new."
+        + (f" {report.already} already had today's digest." if report.already else "")
     )
     for address in report.failed:
         click.echo(f"  refused: {address}", err=True)

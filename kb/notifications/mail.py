@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import smtplib
 import ssl
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import formatdate, make_msgid, parseaddr
@@ -45,10 +45,15 @@ def build_message(mail: Mail, sender: str) -> EmailMessage:
     return message
 
 
-def send_mails(mails: Iterable[Mail], config: Mapping[str, Any]) -> tuple[int, list[str]]:
+def send_mails(
+    mails: Iterable[Mail],
+    config: Mapping[str, Any],
+    on_sent: Callable[[Mail], None] | None = None,
+) -> tuple[int, list[str]]:
     """Send each mail over one SMTP connection; returns (sent, refused recipients).
 
-    A refused recipient is skipped; anything else wrong raises MailError.
+    A refused recipient is skipped; anything else wrong raises MailError. `on_sent` is
+    called after each mail the server accepted, before the next one is sent.
     """
     missing = missing_settings(config)
     if missing:
@@ -66,6 +71,8 @@ def send_mails(mails: Iterable[Mail], config: Mapping[str, Any]) -> tuple[int, l
                 connection.rset()
             else:
                 sent += 1
+                if on_sent is not None:
+                    on_sent(mail)
     except (smtplib.SMTPException, OSError) as err:
         where = f"{config['SMTP_HOST']}:{config['SMTP_PORT']}"
         raise MailError(f"Could not send through {where} ({sent} sent before): {err}") from err

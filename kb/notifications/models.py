@@ -79,3 +79,13 @@ class FeedToken(db.Model):
     revoked: Mapped[datetime | None] = mapped_column(DateTime)
 
     user: Mapped[User] = relationship()
+
+
+class DigestLog(db.Model):
+    """When each user's last digest email went out: a second run the same day sends nothing."""
+
+    __tablename__ = "digest_log"
+    user_id: Mapped[int] = mapped_column(
+        ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
+    )
+    sent_at: Mapped[datetime] = mapped_column(DateTime)

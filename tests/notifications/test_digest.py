@@ -142,3 +142,41 @@ def test_refused_recipient_is_reported_and_others_still_get_mail(
     assert "Sent 1 digest;" in result.output
     assert "refused: cat@example.com" in result.output
     assert [m.recipients for m in smtp_sink.messages] == [["dan@example.com"]]
+
+
+def test_a_second_run_the_same_day_mails_nobody_twice(
+    app, runner, smtp_sink, make_user, make_thread, make_answer
+):
+    community(make_user, make_thread, make_answer)
+    smtp_settings(app, smtp_sink)
+    assert "Sent 1 digest;" in runner.invoke(args=["digest", "send"]).output
+    make_thread(title="Router question posted after the digest", tags=["router"])
+
+    result = runner.invoke(args=["digest", "send"])
+
+    assert result.exit_code == 0, result.output
+    assert "Sent 0 digests; 0 users had nothing new. 1 already had today's digest." in result.output
+    assert len(smtp_sink.messages) == 1
+
+
+def test_the_next_digest_lists_only_what_came_after_the_last(
+    app, runner, smtp_sink, make_user, make_thread, make_answer
+):
+    from kb.db import db
+    from kb.notifications.models import DigestLog
+
+    cat, fresh = community(make_user, make_thread, make_answer)
+    smtp_settings(app, smtp_sink)
+    assert "Sent 1 digest;" in runner.invoke(args=["digest", "send"]).output
+    entry = db.session.get(DigestLog, cat.id)
+    entry.sent_at = utcnow() - timedelta(hours=21)  # yesterday's digest
+    fresh.created = utcnow() - timedelta(hours=22)  # it was in that digest
+    db.session.commit()
+    make_thread(title="Router question posted since", tags=["router"])
+
+    result = runner.invoke(args=["digest", "send"])
+
+    assert "Sent 1 digest;" in result.output, result.output
+    text = smtp_sink.messages[-1].message.get_body(("plain",)).get_content()
+    assert "Router question posted since" in text
+    assert "Router keeps dropping the 5 GHz band" not in text
