@@ -8,6 +8,7 @@ DEFAULTS = {
     "WEBHOOK_CONNECT_TIMEOUT": 5.0,
     "WEBHOOK_READ_TIMEOUT": 10.0,
     "WEBHOOK_POLL_SECONDS": 2.0,
+    "WEBHOOK_ALLOW_PRIVATE": False,  # see kb/webhooks/destinations.py
 }
 
 

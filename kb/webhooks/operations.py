@@ -7,9 +7,12 @@ import re
 from collections.abc import Iterable
 from urllib.parse import urlsplit
 
+from flask import current_app
+
 from kb.db import db
 from kb.errors import PermissionDenied, ValidationError
 from kb.models import User, utcnow
+from kb.webhooks.destinations import Blocked, check_literal
 from kb.webhooks.models import WebhookDelivery, WebhookEndpoint
 from kb.webhooks.outbox import WEBHOOK_EVENTS, add_delivery
 from kb.webhooks.signing import new_secret
@@ -87,6 +90,15 @@ def register_endpoint(creator: User, *, url: object, events: Iterable[object]) -
     """Register a URL for some events; it gets a fresh signing secret."""
     _staff(creator)
     url_s, names = check_url(url), check_events(events)
+    if not current_app.config["WEBHOOK_ALLOW_PRIVATE"]:
+        try:
+            check_literal(url_s)
+        except Blocked as err:
+            raise ValidationError(
+                f"Webhooks only go to public addresses: {err}. "
+                "Set KB_WEBHOOK_ALLOW_PRIVATE=1 to allow local receivers.",
+                "url",
+            ) from None
     endpoint = WebhookEndpoint(
         url=url_s, events=names, secret=new_secret(), active=True, created_by_id=creator.id
     )

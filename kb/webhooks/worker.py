@@ -21,6 +21,7 @@ from sqlalchemy import select, update
 
 from kb.db import db
 from kb.models import utcnow
+from kb.webhooks.destinations import Blocked, check_resolved
 from kb.webhooks.models import WebhookDelivery, WebhookEndpoint
 from kb.webhooks.signing import sign
 
@@ -131,8 +132,15 @@ def _read_start(response: requests.Response) -> str:
     return head.decode("utf-8", errors="replace")
 
 
-def send(job: Job, connect_timeout: float, read_timeout: float) -> Outcome:
-    """POST the signed body once; redirects are not followed."""
+def send(
+    job: Job, connect_timeout: float, read_timeout: float, allow_private: bool = False
+) -> Outcome:
+    """POST the signed body once; redirects are not followed, private addresses refused."""
+    if not allow_private:
+        try:
+            check_resolved(job.url)
+        except Blocked as err:
+            return Outcome(None, error=f"refused: {err} (KB_WEBHOOK_ALLOW_PRIVATE is off)")
     timestamp = str(int(time.time()))
     headers = {
         "Content-Type": "application/json",
@@ -193,7 +201,7 @@ def run_once(now: datetime | None = None, limit: int = PASS_LIMIT) -> Stats:
         job = claim_next(now or utcnow(), unreachable)
         if job is None:
             break
-        outcome = send(job, *timeouts)
+        outcome = send(job, *timeouts, allow_private=bool(config["WEBHOOK_ALLOW_PRIVATE"]))
         status = record(job, outcome, now or utcnow())
         stats.attempted += 1
         if outcome.status_code is None:

@@ -72,6 +72,12 @@ def _handler(receiver: Receiver) -> type[BaseHTTPRequestHandler]:
     return Handler
 
 
+@pytest.fixture(autouse=True)
+def local_receivers_allowed(app: Any) -> None:
+    """The receivers here listen on loopback, which production settings refuse."""
+    app.config["WEBHOOK_ALLOW_PRIVATE"] = True
+
+
 @pytest.fixture
 def make_receiver() -> Iterator[Callable[[], Receiver]]:
     """Start receivers on free loopback ports; all stop at the end of the test."""

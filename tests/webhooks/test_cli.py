@@ -32,6 +32,7 @@ def test_run_delivers_until_sigterm(app, tmp_path, receiver, make_endpoint, staf
         "KB_DATABASE_URL": app.config["DATABASE_URL"],
         "KB_INDEX_DIR": str(tmp_path / "index"),
         "KB_SECRET_KEY": "test-secret",
+        "KB_WEBHOOK_ALLOW_PRIVATE": "1",  # the receiver is on loopback
     }
     proc = subprocess.Popen(
         [sys.executable, "-m", "kb.cli", "webhooks", "run", "--poll", "0.1"],
