@@ -113,3 +113,17 @@ def test_core_operations_on_postgres(pg_app: object) -> None:
     page = run_search("netflix sound")
     assert page.hits and page.hits[0].db_id == thread_id and page.hits[0].solved
     assert match("amber light evening")[0]["key"] == "pg-1"
+
+
+def test_create_schema_adds_missing_columns_on_postgres(pg_app: object) -> None:
+    from sqlalchemy import text
+
+    from kb.db import create_schema, db
+
+    db.session.execute(text("ALTER TABLE threads DROP COLUMN edited"))
+    db.session.execute(text("ALTER TABLE answers DROP COLUMN edited"))
+    db.session.commit()
+
+    assert sorted(create_schema()) == ["answers.edited", "threads.edited"]
+    db.session.execute(text("SELECT edited FROM threads"))
+    assert create_schema() == []
