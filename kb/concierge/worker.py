@@ -32,6 +32,8 @@ log = logging.getLogger(__name__)
 MAX_PAGES = 8  # X serves only the newest 800 mentions
 RATE_LIMIT_FALLBACK = 60.0  # a 429 without a reset header waits this long (bounded)
 MAX_WAIT = 15 * 60.0
+DECIDE_BATCH = 50  # mentions decided between two sending rounds
+DECIDE_LIMIT = 1000  # mentions decided per pass
 
 
 @dataclass
@@ -198,14 +200,22 @@ class Worker:
             stats.errors.append(f"{type(err).__name__}: {err}")
         else:
             self.failures = 0
-        if self.account_id:
-            stats.decided = service.decide_pending(self.account_id, self.account_username)
+        # Decide and send in small batches: under a backlog the first replies go out after
+        # DECIDE_BATCH decisions, not after the whole backlog has been decided.
+        while self.account_id and stats.decided < DECIDE_LIMIT:
+            decided = service.decide_pending(
+                self.account_id, self.account_username, limit=DECIDE_BATCH
+            )
+            stats.decided += decided
             # Replies left 'sending' must be settled before anything new is sent.
             if not service.sending_replies():
                 try:
-                    stats.sent = self.send()
+                    stats.sent += self.send()
                 except XError as err:
                     stats.errors.append(f"{type(err).__name__}: {err}")
+                    break
+            if decided < DECIDE_BATCH:
+                break
         return stats
 
     def run(self, stop: threading.Event, poll_seconds: float) -> None:

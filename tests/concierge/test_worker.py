@@ -197,6 +197,25 @@ def test_a_pass_fetches_decides_and_sends_only_approved_replies(
     assert len(standin.posted()) == 1
 
 
+def test_a_backlog_is_decided_and_sent_in_batches(
+    solved, app: Flask, worker: Worker, standin: Standin, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setattr(worker_module, "DECIDE_BATCH", 2)
+    app.config.update(
+        CONCIERGE_AUTOSEND=True, CONCIERGE_AUTOSEND_THRESHOLD=0.0, CONCIERGE_HOURLY_BUDGET=1000
+    )
+    tweets = [standin.tweet(f"user{n}", HUB_MENTION) for n in range(5)]
+
+    stats = worker.once()
+
+    assert (stats.fetched, stats.decided, stats.sent, stats.errors) == (5, 5, 5, [])
+    first, last = reply_for(tweets[0]["id"]), mentions()[-1]
+    assert first.sent_at is not None and last.decided_at is not None
+    assert first.sent_at <= last.decided_at  # the first reply did not wait for the last decision
+    for tweet in tweets:
+        assert len(replies_to(standin, tweet["id"])) == 1
+
+
 def test_mentions_are_paged_stored_once_and_fetched_since_the_cursor(
     app: Flask, worker: Worker, standin: Standin
 ):
