@@ -172,7 +172,7 @@ def update_article(
     """Edit an article in Markdown, and publish it (which also marks it reviewed)."""
     from kb.errors import PermissionDenied
     from kb.models import User
-    from kb.threads import render_body
+    from kb.threads import render_body, touch_thread
     from kb.validation import check_body, check_title, clean_text, parse_tags
 
     assert isinstance(staff, User)
@@ -189,6 +189,8 @@ def update_article(
     if publish:
         article.published = True
         article.reviewed = utcnow()
+    if article.from_thread_id is not None:
+        touch_thread(article.from_thread_id)  # the thread page links to its published article
     queue_index("article", article.id)
     db.session.commit()
     return article

@@ -12,6 +12,7 @@ from kb.db import atomic, db
 from kb.errors import PermissionDenied, ValidationError
 from kb.models import DuplicateVote, Thread, User
 from kb.search import queue_index
+from kb.threads import touch_thread
 
 VOTES_TO_CLOSE = 3
 REPUTATION_TO_VOTE = 50
@@ -73,9 +74,12 @@ def vote_duplicate(thread: Thread, original: Thread, user: User) -> bool:
 
 def _close(thread: Thread, original: Thread) -> None:
     thread.duplicate_of_id = original.id
+    touch_thread(thread.id)
     # Threads that pointed at this one now point at the original.
-    for child in db.session.scalars(select(Thread).where(Thread.duplicate_of_id == thread.id)):
+    children = db.session.scalars(select(Thread).where(Thread.duplicate_of_id == thread.id)).all()
+    for child in children:
         child.duplicate_of_id = original.id
+        touch_thread(child.id)
     queue_index("thread", thread.id)
     queue_index("thread", original.id)
     db.session.commit()
@@ -90,6 +94,7 @@ def unmark_duplicate(thread: Thread, user: User) -> None:
         return
     original_id = thread.duplicate_of_id
     thread.duplicate_of_id = None
+    touch_thread(thread.id)
     db.session.execute(delete(DuplicateVote).where(DuplicateVote.thread_id == thread.id))
     queue_index("thread", thread.id)
     queue_index("thread", original_id)

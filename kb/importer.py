@@ -299,7 +299,11 @@ class _Importer:
             if item.key and item.key in existing:
                 thread_id = existing[item.key]
                 self._remove_old(thread_id)
-                db.session.execute(update(Thread).where(Thread.id == thread_id).values(**values))
+                db.session.execute(
+                    update(Thread)
+                    .where(Thread.id == thread_id)
+                    .values(**values, version=Thread.version + 1)  # its page changed
+                )
                 self.report.updated += 1
                 self.replaced.append(thread_id)
                 ids.append(thread_id)

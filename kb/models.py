@@ -120,6 +120,8 @@ class Thread(db.Model):
     duplicate_of_id: Mapped[int | None] = mapped_column(
         ForeignKey("threads.id", ondelete="SET NULL"), index=True
     )
+    # Bumped by every write that changes what the thread page shows: the page cache's key.
+    version: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
     author: Mapped[User] = relationship(foreign_keys=[author_id], lazy="joined")
     tags: Mapped[list[Tag]] = relationship(secondary=thread_tags, order_by=Tag.name)

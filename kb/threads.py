@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.exc import IntegrityError
 
 from kb.db import atomic, db
@@ -61,6 +61,17 @@ def adjust_reputation(user_id: int, delta: int) -> None:
         db.session.execute(
             update(User).where(User.id == user_id).values(reputation=User.reputation + delta)
         )
+
+
+def touch_thread(thread_id: int) -> None:
+    """Count a change to what the thread page shows, in the caller's transaction.
+
+    Every operation that changes a thread's page calls this (or bumps `version` in its own
+    UPDATE): the anonymous page cache keys pages by it, so the next reader sees the change.
+    """
+    db.session.execute(
+        update(Thread).where(Thread.id == thread_id).values(version=Thread.version + 1)
+    )
 
 
 def _commit() -> None:
@@ -133,7 +144,7 @@ def post_answer(thread: Thread, author: User, *, body: object) -> Answer:
     db.session.execute(
         update(Thread)
         .where(Thread.id == thread.id)
-        .values(answer_count=Thread.answer_count + 1, last_activity=now)
+        .values(answer_count=Thread.answer_count + 1, last_activity=now, version=Thread.version + 1)
     )
     queue_index("thread", thread.id)
     emit("answer.created", {"thread_id": thread.id, "answer_id": answer.id, "actor_id": author.id})
@@ -156,7 +167,11 @@ def post_comment(
         body=text,
     )
     db.session.add(comment)
-    db.session.execute(update(Thread).where(Thread.id == thread.id).values(last_activity=utcnow()))
+    db.session.execute(
+        update(Thread)
+        .where(Thread.id == thread.id)
+        .values(last_activity=utcnow(), version=Thread.version + 1)
+    )
     db.session.flush()
     emit(
         "comment.created",
@@ -187,6 +202,7 @@ def edit_thread(
     thread.title, thread.body_md = title_s, body_s
     thread.tags = get_or_create_tags(tag_names)
     thread.edited = utcnow()
+    touch_thread(thread.id)
     db.session.add(
         Revision(
             target_kind="thread", target_id=thread.id, editor_id=editor.id, title=title_s,
@@ -212,6 +228,7 @@ def edit_answer(answer: Answer, editor: User, *, body: object) -> Answer:
     db.session.add(
         Revision(target_kind="answer", target_id=answer.id, editor_id=editor.id, body_md=body_s)
     )
+    touch_thread(answer.thread_id)
     queue_index("thread", answer.thread_id)
     _commit()
     return answer
@@ -263,8 +280,10 @@ def cast_vote(user: User, kind: str, target_id: int, value: int) -> int:
             update(model).where(model.id == target_id).values(score=model.score + (value - old))
         )
         adjust_reputation(target.author_id, _rep_for(kind, value) - _rep_for(kind, old))
+        thread_id = target.thread_id if isinstance(target, Answer) else target_id
+        touch_thread(thread_id)
         if kind == "answer":
-            queue_index("thread", target.thread_id)  # type: ignore[union-attr]
+            queue_index("thread", thread_id)
         new_score = db.session.scalar(select(model.score).where(model.id == target_id))
         try:
             db.session.commit()
@@ -307,6 +326,7 @@ def _set_accepted(thread: Thread, answer: Answer | None, actor_id: int) -> None:
         adjust_reputation(answer.author_id, REP_ACCEPTED)
     thread.accepted_answer_id = answer.id if answer else None
     thread.last_activity = utcnow()
+    touch_thread(thread.id)
     queue_index("thread", thread.id)
     if answer is not None:
         from kb.concierge.service import on_thread_solved
@@ -391,6 +411,7 @@ def resolve_flag(flag: Flag, moderator: User, action: str) -> None:
                 # The acceptance is gone, so is its reputation (as when switching answers).
                 if target.author_id != target.thread.author_id:
                     adjust_reputation(target.author_id, -REP_ACCEPTED)
+        touch_thread(thread_id)
         queue_index("thread", thread_id)
     now = utcnow()
     for other in db.session.scalars(
@@ -412,6 +433,19 @@ def get_thread(thread_id: int, viewer: User | None = None) -> Thread:
     if thread is None or (thread.hidden and not (viewer and viewer.is_moderator)):
         raise NotFound("That thread does not exist.")
     return thread
+
+
+# Built once and run on the session's connection: the page cache asks this on every logged-out
+# view, and building the statement and the ORM's result handling cost 5x the query itself.
+_STAMP = select(Thread.title, Thread.version).where(
+    Thread.id == bindparam("thread_id"), Thread.hidden.is_(False)
+)
+
+
+def thread_stamp(thread_id: int) -> tuple[str, int] | None:
+    """A visible thread's title and page version, in one cheap query (None: no such thread)."""
+    row = db.session.connection().execute(_STAMP, {"thread_id": thread_id}).first()
+    return (row[0], row[1]) if row is not None else None
 
 
 def get_answer(answer_id: int, viewer: User | None = None) -> Answer:
