@@ -10,6 +10,7 @@ from flask import Flask
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Assemble the application: settings, database, search index, web layer, CLI."""
     import kb.notifications as notifications
+    import kb.pagecache as pagecache
     from kb import api, auth, cli, concierge, config, db, markup, search, security, views, webhooks
 
     app = Flask(
@@ -25,6 +26,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     security.init_app(app)
     auth.init_app(app)
     concierge.init_app(app)
+    pagecache.init_app(app)
     views.init_app(app)
     api.init_app(app)
     webhooks.init_app(app)

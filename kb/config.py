@@ -27,6 +27,12 @@ class Defaults:
     # Apply pending index changes inline after each commit (tests, one-shot commands).
     INDEX_SYNC = False
     SEARCH_CACHE_SECONDS = 1.0
+    # Thread pages for logged-out readers, kept in memory by each worker process (LRU, this
+    # many MB per process; 0 turns the cache off). A write to the thread shows at once; what
+    # lives outside it (authors' reputation, related questions, "2 hours ago") may lag by up to
+    # PAGE_CACHE_SECONDS.
+    PAGE_CACHE_MB = 32
+    PAGE_CACHE_SECONDS = 60.0
     PASSWORD_METHOD = "scrypt"
     SESSION_COOKIE_HTTPONLY = True
     SESSION_COOKIE_SAMESITE = "Lax"

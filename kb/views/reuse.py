@@ -21,6 +21,11 @@ from kb.views.helpers import article_url, thread_url
 bp = Blueprint("reuse", __name__)
 
 
+def feedback_given(kind: str, target_id: int) -> bool:
+    """Whether this session already answered "was this helpful?" for the article or thread."""
+    return f"{kind}:{target_id}" in session.get("feedback", [])
+
+
 def reuse_context(thread: Thread, *, related: bool = True) -> dict[str, Any]:
     """What the thread page shows beyond the posts: related, duplicate, article, feedback."""
     viewer = current_user if current_user.is_authenticated else None
@@ -37,7 +42,7 @@ def reuse_context(thread: Thread, *, related: bool = True) -> dict[str, Any]:
         "can_close": duplicates.can_vote_duplicate(viewer) and original is None,
         "dup_votes": duplicates.duplicate_votes(thread) if viewer else [],
         "feedback_counts": feedback.counts("thread", thread.id) if staff else None,
-        "feedback_given": f"thread:{thread.id}" in session.get("feedback", []),
+        "feedback_given": feedback_given("thread", thread.id),
     }
 
 

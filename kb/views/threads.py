@@ -5,18 +5,19 @@ from __future__ import annotations
 import difflib
 from typing import Any
 
-from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request
+from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from sqlalchemy import select
 
+from kb import pagecache
 from kb import threads as ops
-from kb.errors import OperationError
-from kb.models import Answer, Tag, Thread
+from kb.errors import NotFound, OperationError
+from kb.models import Answer, Tag, Thread, slugify
 from kb.search.service import similar_threads
 from kb.validation import TAG_RE
 from kb.views import form_errors, page_arg
 from kb.views.helpers import thread_url
-from kb.views.reuse import reuse_context
+from kb.views.reuse import feedback_given, reuse_context
 
 bp = Blueprint("threads", __name__)
 
@@ -66,6 +67,8 @@ def tag(tag: str) -> str:
 @bp.get("/t/<id:thread_id>/<slug>")
 def show(thread_id: int, slug: str | None = None) -> Any:
     """A thread: the question, then answers (accepted first, then by score, then age)."""
+    if pagecache.shareable() and not feedback_given("thread", thread_id):
+        return _show_shared(thread_id, slug)
     thread = ops.get_thread(thread_id, _viewer())
     if slug != thread.slug:
         return redirect(thread_url(thread), 301)
@@ -73,6 +76,28 @@ def show(thread_id: int, slug: str | None = None) -> Any:
     return render_template(
         "threads/show.html", thread=thread, **data, **reuse_context(thread), errors={}
     )
+
+
+def _show_shared(thread_id: int, slug: str | None) -> Any:
+    """The logged-out page, from the page cache while the thread's version stays the same."""
+    # Read the version before the page's data: a page is never older than its key.
+    stamp = ops.thread_stamp(thread_id)
+    if stamp is None:
+        raise NotFound("That thread does not exist.")
+    title, version = stamp
+    canonical = slugify(title)
+    if slug != canonical:
+        return redirect(url_for("threads.show", thread_id=thread_id, slug=canonical), 301)
+    cache = pagecache.page_cache()
+    page = cache.get(request.path, version)
+    if page is None:
+        thread = ops.get_thread(thread_id)
+        data = ops.thread_page_data(thread, None)
+        body = pagecache.render(
+            "threads/show.html", thread=thread, **data, **reuse_context(thread), errors={}
+        )
+        page = cache.put(request.path, version, body)
+    return pagecache.respond(page)
 
 
 @bp.route("/ask", methods=["GET", "POST"])
