@@ -215,13 +215,13 @@ def _person(user: User) -> dict[str, str]:
     return {"@type": "Person", "name": user.name, "url": _user_url(user)}
 
 
-def _answer_data(thread: Thread, answer: Answer) -> dict[str, Any]:
+def _answer_data(thread_url: str, answer: Answer) -> dict[str, Any]:
     return {
         "@type": "Answer",
         "text": plain_text(answer.body_html),
         "upvoteCount": answer.score,
         "dateCreated": rfc3339(answer.created),
-        "url": external(thread_path(thread.id, thread.title, answer.id)),
+        "url": f"{thread_url}#answer-{answer.id}",
         "author": _person(answer.author),
     }
 
@@ -239,9 +239,10 @@ def qa_page_data(thread: Thread, answers: Sequence[Answer]) -> dict[str, Any]:
         "dateCreated": rfc3339(thread.created),
         "author": _person(thread.author),
     }
+    url = external(thread_path(thread.id, thread.title))  # once, not once per answer
     if accepted is not None:
-        question["acceptedAnswer"] = _answer_data(thread, accepted)
-    suggested = [_answer_data(thread, a) for a in shown if a is not accepted]
+        question["acceptedAnswer"] = _answer_data(url, accepted)
+    suggested = [_answer_data(url, a) for a in shown if a is not accepted]
     if suggested:
         question["suggestedAnswer"] = suggested
     return {"@context": "https://schema.org", "@type": "QAPage", "mainEntity": question}
