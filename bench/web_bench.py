@@ -66,13 +66,13 @@ def get(port: int, path: str) -> tuple[int, bytes]:
 
 
 def create_tables(workdir: Path) -> None:
-    """Tables added to the models since the import (create_all only adds what is missing)."""
+    """Tables and columns added to the models since the import (as `kb init` adds them)."""
     from kb import create_app
-    from kb.db import db
+    from kb.db import create_schema, db
 
     app = create_app(kb_config(workdir))
     with app.app_context():
-        db.create_all()
+        create_schema()
         db.engine.dispose()
 
 

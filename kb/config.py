@@ -27,6 +27,8 @@ class Defaults:
     # Apply pending index changes inline after each commit (tests, one-shot commands).
     INDEX_SYNC = False
     SEARCH_CACHE_SECONDS = 1.0
+    # Decoded posting lists of common words, kept by each process for search (LRU, MB).
+    SEARCH_POSTINGS_MB = 24
     # Thread pages for logged-out readers, kept in memory by each worker process (LRU, this
     # many MB per process; 0 turns the cache off). A write to the thread shows at once; what
     # lives outside it (authors' reputation, related questions, "2 hours ago") may lag by up to

@@ -59,7 +59,9 @@ def init_app(app: Flask) -> None:
     from kb.search.whoosh_backend import WhooshBackend
 
     app.extensions["kb_search"] = WhooshBackend(
-        app.config["INDEX_DIR"], refresh_seconds=float(app.config["SEARCH_CACHE_SECONDS"])
+        app.config["INDEX_DIR"],
+        refresh_seconds=float(app.config["SEARCH_CACHE_SECONDS"]),
+        cache_mb=float(app.config["SEARCH_POSTINGS_MB"]),
     )
     wake = _Wakeup()
     app.extensions["kb_index_wakeup"] = wake
