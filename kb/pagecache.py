@@ -13,9 +13,8 @@ times).
 from __future__ import annotations
 
 import secrets
-import threading
 import time
-from collections import OrderedDict
+from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,6 +22,7 @@ from flask import Flask, Response, current_app, render_template, request, sessio
 from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
 
+from kb.lru import ByteLRU
 from kb.security import csp_nonce
 
 # Bookkeeping per entry beyond the page itself (key, entry object, dict slot), roughly.
@@ -45,9 +45,7 @@ class PageCache:
     def __init__(self, max_bytes: int, max_age: float) -> None:
         self.max_bytes = max_bytes
         self.max_age = max_age
-        self.size = 0
-        self._pages: OrderedDict[str, CachedPage] = OrderedDict()
-        self._lock = threading.Lock()  # sync workers need none; threaded servers do
+        self._pages: ByteLRU[CachedPage] = ByteLRU(max_bytes, _cost, max_item=max_bytes)
         # Random per cache: no post can contain them, so only our placeholders are replaced.
         tag = secrets.token_hex(12)
         self.nonce_mark = f"kb-nonce-{tag}"
@@ -56,35 +54,30 @@ class PageCache:
     def __len__(self) -> int:
         return len(self._pages)
 
+    @property
+    def size(self) -> int:
+        """Bytes the kept pages take, bookkeeping included."""
+        return self._pages.used
+
     def get(self, key: str, version: int) -> CachedPage | None:
         """The page kept for key if it shows this version and is young enough, else None."""
-        with self._lock:
-            page = self._pages.get(key)
-            if page is None or page.version != version:
-                return None
-            if time.monotonic() - page.created > self.max_age:
-                self._drop(key)
-                return None
-            self._pages.move_to_end(key)
-            return page
+        page = self._pages.get(key)
+        if page is None or page.version != version:
+            return None
+        if time.monotonic() - page.created > self.max_age:
+            self._pages.pop(key)
+            return None
+        return page
 
     def put(self, key: str, version: int, body: bytes) -> CachedPage:
         """Keep a rendered page (replacing the key's older one) and return it."""
         page = CachedPage(version, body, time.monotonic(), self.csrf_mark.encode() in body)
-        cost = len(body) + len(key) + ENTRY_OVERHEAD
-        with self._lock:
-            if key in self._pages:
-                self._drop(key)
-            if cost <= self.max_bytes:
-                self._pages[key] = page
-                self.size += cost
-                while self.size > self.max_bytes:
-                    self._drop(next(iter(self._pages)))
+        self._pages.put(key, page)
         return page
 
-    def _drop(self, key: str) -> None:
-        page = self._pages.pop(key)
-        self.size -= len(page.body) + len(key) + ENTRY_OVERHEAD
+
+def _cost(key: Hashable, page: CachedPage) -> int:
+    return len(page.body) + len(str(key)) + ENTRY_OVERHEAD
 
 
 def page_cache() -> PageCache:

@@ -10,9 +10,7 @@ Nothing here imports whoosh: the backend turns its posting blocks into these arr
 
 from __future__ import annotations
 
-import threading
-from collections import OrderedDict
-from collections.abc import Hashable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 import numpy as np
@@ -63,42 +61,6 @@ def decode_blocks(
     lengths = np.diff(np.concatenate((begin, [len(deltas)])))
     docs = running - np.repeat(before, lengths)
     return Postings(docs.astype(np.int32), np.asarray(weights, dtype=np.float32))
-
-
-class ByteLRU:
-    """A thread-safe least-recently-used cache bounded by the bytes of its values."""
-
-    def __init__(self, max_bytes: int) -> None:
-        self.max_bytes = max_bytes
-        self.used = 0
-        self._items: OrderedDict[Hashable, Postings] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, key: Hashable) -> Postings | None:
-        with self._lock:
-            value = self._items.get(key)
-            if value is not None:
-                self._items.move_to_end(key)
-            return value
-
-    def put(self, key: Hashable, value: Postings) -> None:
-        size = value.nbytes
-        if size > self.max_bytes // 4:  # one list never crowds out everything else
-            return
-        with self._lock:
-            old = self._items.pop(key, None)
-            if old is not None:
-                self.used -= old.nbytes
-            self._items[key] = value
-            self.used += size
-            while self.used > self.max_bytes and self._items:
-                _, evicted = self._items.popitem(last=False)
-                self.used -= evicted.nbytes
-
-    def clear(self) -> None:
-        with self._lock:
-            self._items.clear()
-            self.used = 0
 
 
 class Accumulator:

@@ -19,9 +19,10 @@ from whoosh.codec.whoosh3 import LENGTHS_COLUMN, W3LeafMatcher
 from whoosh.util.numeric import byte_to_length
 from whoosh.writing import LockError
 
+from kb.lru import ByteLRU
 from kb.search import ranking
 from kb.search import snippets as snippets_
-from kb.search.ranking import Accumulator, ByteLRU, Postings
+from kb.search.ranking import Accumulator, Postings
 from kb.search.types import SearchDoc, SearchHit, SearchResults
 
 # One weighted text field: a part repeated twice counts twice. Searching one field with a
@@ -109,7 +110,7 @@ class WhooshBackend:
         self.refresh_seconds = refresh_seconds
         # Decoded posting lists of common words, by (segment, term): segments never change
         # once written, so entries stay right until the segment is merged away.
-        self._postings = ByteLRU(int(cache_mb * 1024 * 1024))
+        self._postings: ByteLRU[Postings] = ByteLRU(int(cache_mb * 1024 * 1024))
         self._lengths: dict[str, np.ndarray] = {}
         self._local = threading.local()
         self._ix: Any = None
@@ -345,21 +346,24 @@ class WhooshBackend:
             live = {segid for _, _, segid in leaves}
             for gone in set(self._lengths) - live:  # merged away: free its lengths
                 self._lengths.pop(gone, None)
-            local.leaves_for, local.leaves, local.alive = searcher, leaves, None
+            local.leaves_for, local.leaves = searcher, leaves
+            local.alive = self._deletions_mask(searcher, leaves)
         return local.leaves
 
     def _alive(self, searcher: Any) -> np.ndarray | None:
         """False at deleted documents (an update deletes the old copy), or None if none."""
-        local = self._local
         self._leaves(searcher)
-        if local.alive is None:
-            alive = np.ones(searcher.doc_count_all(), dtype=bool)
-            for reader, offset, _ in local.leaves:
-                if reader.has_deletions():
-                    gone = np.fromiter(reader.deleted_docs_set, dtype=np.int64)
-                    alive[gone + offset] = False
-            local.alive = (alive,) if not alive.all() else (None,)
-        return local.alive[0]
+        return self._local.alive
+
+    @staticmethod
+    def _deletions_mask(searcher: Any, leaves: list[tuple[Any, int, str]]) -> np.ndarray | None:
+        deleted = [(reader, offset) for reader, offset, _ in leaves if reader.has_deletions()]
+        if not deleted:
+            return None
+        alive = np.ones(searcher.doc_count_all(), dtype=bool)
+        for reader, offset in deleted:
+            alive[np.fromiter(reader.deleted_docs_set, dtype=np.int64) + offset] = False
+        return alive
 
     def _field_lengths(self, reader: Any, segid: str) -> np.ndarray:
         """The `text` length of every document in one segment (decoded once per segment)."""

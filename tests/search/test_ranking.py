@@ -14,6 +14,7 @@ import numpy as np
 import pytest
 from whoosh import query, scoring
 
+from kb.lru import ByteLRU
 from kb.search import ranking, snippets
 from kb.search.types import SearchDoc
 from kb.search.whoosh_backend import WhooshBackend
@@ -117,7 +118,7 @@ def test_decode_blocks_restarts_each_block_from_an_absolute_id():
 
 
 def test_the_posting_cache_stays_within_its_bytes():
-    cache = ranking.ByteLRU(max_bytes=10_000)
+    cache = ByteLRU(max_bytes=10_000)
     lists = {
         n: ranking.Postings(np.arange(250, dtype=np.int32), np.ones(250, np.float32))
         for n in range(10)
