@@ -6,7 +6,7 @@ for the same original close it. The original's index entry absorbs the duplicate
 
 from __future__ import annotations
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 
 from kb.db import atomic, db
 from kb.errors import PermissionDenied, ValidationError
@@ -75,11 +75,12 @@ def vote_duplicate(thread: Thread, original: Thread, user: User) -> bool:
 def _close(thread: Thread, original: Thread) -> None:
     thread.duplicate_of_id = original.id
     touch_thread(thread.id)
-    # Threads that pointed at this one now point at the original.
-    children = db.session.scalars(select(Thread).where(Thread.duplicate_of_id == thread.id)).all()
-    for child in children:
-        child.duplicate_of_id = original.id
-        touch_thread(child.id)
+    # Threads that pointed at this one now point at the original (and their pages change).
+    db.session.execute(
+        update(Thread)
+        .where(Thread.duplicate_of_id == thread.id)
+        .values(duplicate_of_id=original.id, version=Thread.version + 1)
+    )
     queue_index("thread", thread.id)
     queue_index("thread", original.id)
     db.session.commit()
